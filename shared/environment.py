@@ -1,0 +1,94 @@
+"""The one seam between the environment-agnostic kit and a benchmark.
+
+The simulator, conversation loop, runner, scoring and analysis only see an `Environment` from
+`get(name)`; they never import `multiwoz_env` or `tau_env`. A third benchmark is one more package
+implementing this protocol plus one `register()` line (or an entry in `BUILTIN`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from shared.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str  # e.g. "PMUL0095.json" (MultiWOZ keeps the original's file name) or "airline_12"
+    domains: tuple[str, ...]
+    goal_text: str
+    goal: dict[str, Any]
+    split: str = "test"
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """What the user simulator needs to know about an environment."""
+
+    greeting: str  # the agent's opening line the simulator answers first
+    stop_token: str  # "<END>" (MultiWOZ) or "###STOP###" (Tau)
+    prompt_dir: Path | None = None  # environment-specific helper prompts
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActResult:
+    """Outcome of one agent reply: either a turn for the user or an observation for the agent."""
+
+    kind: str  # "talk" | "observation" | "end"
+    text: str
+    counted_action: bool = True
+
+
+@runtime_checkable
+class Environment(Protocol):
+    name: str
+    user_profile: UserProfile
+
+    def scenarios(self, split: str = "test", subset: int = 0, ids: Sequence[str] | None = None) -> list[Scenario]: ...
+
+    def goal_items(self, scenario: Scenario) -> list[str]: ...
+
+    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random) -> Any: ...
+
+    def agent_messages(self, episode: Any, history: list[dict[str, str]]) -> list[dict[str, str]]: ...
+
+    def act(self, episode: Any, agent_reply: str) -> ActResult: ...
+
+    def grade(self, folder: Path) -> dict[str, Any]: ...
+
+
+# Environments shipped with the kit, imported on first use so the others need not load.
+BUILTIN: dict[str, str] = {
+    "multiwoz": "multiwoz_env.environment:MultiwozEnvironment",
+    "tau": "tau_env.environment:TauEnvironment",
+}
+_REGISTRY: dict[str, Callable[[], Environment]] = {}
+
+
+def register(name: str, factory: Callable[[], Environment]) -> None:
+    _REGISTRY[name] = factory
+
+
+def names() -> list[str]:
+    return sorted(set(BUILTIN) | set(_REGISTRY))
+
+
+def get(name: str) -> Environment:
+    if name in _REGISTRY:
+        return _REGISTRY[name]()
+    target = BUILTIN.get(name)
+    if target is None:
+        raise ConfigError(f"unknown environment {name!r}: choose one of {', '.join(names())}")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attr)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"environment {name!r} is not available in this version of the kit ({target} is missing)") from None
+    return factory()

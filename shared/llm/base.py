@@ -1,0 +1,239 @@
+"""The ChatModel contract and the machinery every backend shares.
+
+A backend only implements `_complete(messages, params) -> Completion`. The base class adds the
+per-endpoint concurrency limit, retries, the temperature-0 disk cache, usage accounting by role,
+and `structured()` on top of it, so all backends behave the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from shared.errors import ModelError
+from shared.llm import structured as st
+from shared.llm.cache import DiskCache
+from shared.llm.retry import RetryPolicy, call_with_retries, explain
+from shared.llm.usage import DEFAULT_LEDGER, UsageLedger
+
+Message = dict[str, str]
+Role = Literal["agent", "user", "helper", "judge"] | str
+StructuredMode = Literal["json_schema", "prompt"]
+T = TypeVar("T")
+log = logging.getLogger("ncusim.llm")
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+@dataclass
+class ChatResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    model: str  # the spec the caller resolved
+    finish_reason: str | None = None
+    cached: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    spec: str
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+        role: Role = "agent",
+    ) -> ChatResult: ...
+
+    async def structured(
+        self,
+        messages: list[Message],
+        schema: type[T] | dict[str, Any],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        role: Role = "helper",
+        attempts: int = 3,
+    ) -> T | Any: ...
+
+
+_LIMITS: dict[tuple[int, str], asyncio.Semaphore] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+def endpoint_limit(endpoint: str, size: int) -> asyncio.Semaphore:
+    """One semaphore per (event loop, endpoint): every model object talking to a server shares it."""
+    key = (id(asyncio.get_running_loop()), endpoint)
+    with _LIMITS_LOCK:
+        sem = _LIMITS.get(key)
+        if sem is None:
+            sem = _LIMITS[key] = asyncio.Semaphore(size)
+        return sem
+
+
+class BaseChatModel:
+    backend: str = "base"
+    key_var: str | None = None  # the environment variable holding this backend's key
+    cacheable: bool = True
+
+    def __init__(
+        self,
+        spec: str,
+        model: str,
+        endpoint: str,
+        *,
+        ledger: UsageLedger | None = None,
+        cache: DiskCache | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 16,
+        structured_mode: StructuredMode = "prompt",
+        default_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model = model
+        self.endpoint = endpoint
+        self.ledger = ledger or DEFAULT_LEDGER
+        self.cache = cache if self.cacheable else None
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = max_concurrency
+        self.structured_mode: StructuredMode = structured_mode
+        self.default_params = dict(default_params or {})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec}>"
+
+    async def _complete(self, messages: list[Message], params: dict[str, Any]) -> Completion:
+        raise NotImplementedError
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+        role: Role = "agent",
+    ) -> ChatResult:
+        asked = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop, "seed": seed}
+        params = {**self.default_params, **{k: v for k, v in asked.items() if v is not None}}
+        return await self._call(messages, params, role)
+
+    async def _call(self, messages: list[Message], params: dict[str, Any], role: Role) -> ChatResult:
+        key = None
+        if self.cache is not None and params.get("temperature") == 0:
+            key = self.cache.key(
+                {"backend": self.backend, "endpoint": self.endpoint, "model": self.model, "messages": messages, "params": params}
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.ledger.record(role, self.spec, self.backend, self.model, hit["prompt_tokens"], hit["completion_tokens"], True)
+                return ChatResult(
+                    hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, self.spec, hit.get("finish_reason"), True
+                )
+
+        def describe(exc: BaseException, attempts: int) -> ModelError:
+            return explain(exc, self.where(), self.model, self.key_var, attempts)
+
+        def on_retry(exc: BaseException) -> None:
+            log.info("retrying %s after %s", self.spec, type(exc).__name__)
+            self.ledger.record_retry(role, self.spec)
+
+        async with endpoint_limit(self.endpoint, self.max_concurrency):
+            done = await call_with_retries(lambda: self._complete(messages, params), self.retry, describe, on_retry)
+        cost = self.ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
+        if key is not None and self.cache is not None:
+            self.cache.put(
+                key,
+                {
+                    "text": done.text,
+                    "prompt_tokens": done.prompt_tokens,
+                    "completion_tokens": done.completion_tokens,
+                    "finish_reason": done.finish_reason,
+                },
+            )
+        return ChatResult(done.text, done.prompt_tokens, done.completion_tokens, cost, self.spec, done.finish_reason)
+
+    def where(self) -> str:
+        return self.endpoint
+
+    async def structured(
+        self,
+        messages: list[Message],
+        schema: type[T] | dict[str, Any],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        role: Role = "helper",
+        attempts: int = 3,
+    ) -> T | Any:
+        """A validated object of `schema` (pydantic model class or JSON-schema dict)."""
+        base: dict[str, Any] = {**self.default_params}
+        if temperature is not None:
+            base["temperature"] = temperature
+        if max_tokens is not None:
+            base["max_tokens"] = max_tokens
+        convo = [dict(m) for m in messages]
+        if self.structured_mode == "prompt":
+            convo = _with_instruction(convo, schema)
+        last_error = ""
+        for _ in range(attempts):
+            params = dict(base)
+            if self.structured_mode == "json_schema":
+                params["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": st.schema_name(schema), "schema": st.json_schema_of(schema)},
+                }
+            try:
+                result = await self._call(convo, params, role)
+            except ModelError as exc:
+                if self.structured_mode == "json_schema" and _refused_response_format(exc):
+                    log.info("%s has no JSON-schema mode; using prompt-and-parse", self.spec)
+                    self.structured_mode = "prompt"
+                    convo = _with_instruction(convo, schema)
+                    continue
+                raise
+            try:
+                return st.validate(schema, result.text)
+            except ValueError as exc:
+                last_error = str(exc)
+                convo = convo + [
+                    {"role": "assistant", "content": result.text},
+                    {"role": "user", "content": f"That reply was not valid ({last_error}). Reply again with only the JSON object."},
+                ]
+        raise ModelError(f"{self.spec} gave no valid {st.schema_name(schema)} in {attempts} attempts (last problem: {last_error})")
+
+
+def _with_instruction(messages: list[Message], schema: type[BaseModel] | dict[str, Any]) -> list[Message]:
+    text = st.instruction(schema)
+    if messages and messages[-1].get("role") == "user":
+        return messages[:-1] + [{**messages[-1], "content": messages[-1]["content"] + text}]
+    return messages + [{"role": "user", "content": text.strip()}]
+
+
+def _refused_response_format(exc: ModelError) -> bool:
+    text = str(exc)
+    return ("HTTP 400" in text or "HTTP 422" in text) and "refused" in text
+
+
+__all__ = ["BaseChatModel", "ChatModel", "ChatResult", "Completion", "Message"]

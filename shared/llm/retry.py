@@ -1,0 +1,110 @@
+"""Retries with exponential backoff and full jitter for transient endpoint failures.
+
+Transient: HTTP 429 (honouring Retry-After), 5xx, timeouts, dropped connections, bodies that are
+not the JSON the API promised, and empty completions. Everything else fails at once with one
+clear line (wrong key, unknown model, refused request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import openai
+
+from shared.errors import ModelError, NcusimError
+from shared.llm.keys import redact
+
+T = TypeVar("T")
+
+
+class EmptyCompletion(Exception):
+    """The server answered 200 without a usable choice: worth another try."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6  # total tries, the first included
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    timeout: float = 180.0  # per call, seconds
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(self.max_delay, max(0.0, retry_after))
+        return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None) if isinstance(exc, openai.APIStatusError) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        status = _status(exc) or 0
+        return status == 429 or status == 408 or status >= 500
+    return isinstance(
+        exc,
+        openai.APIConnectionError  # includes APITimeoutError
+        | openai.APIResponseValidationError
+        | json.JSONDecodeError
+        | EmptyCompletion
+        | asyncio.TimeoutError,
+    )
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(header) if header is not None else None
+    except ValueError:
+        return None
+
+
+def explain(exc: BaseException, where: str, model: str, key_var: str | None, attempts: int) -> ModelError:
+    """One line that says what failed and what to do, with every secret redacted."""
+    status = _status(exc)
+    if status in (401, 403):
+        fix = f"check {key_var} in the environment or .env" if key_var else "check the server's API key setting"
+        message = f"{where} rejected the credentials (HTTP {status}): {fix}"
+    elif status == 404:
+        message = f"{where} does not know model {model!r} (HTTP 404): check the model name"
+    elif status is not None and is_transient(exc):
+        message = f"{where} kept failing (HTTP {status}) after {attempts} attempts"
+    elif status is not None:
+        body = str(getattr(exc, "message", exc))[:300]
+        message = f"{where} refused the request for {model!r} (HTTP {status}): {body}"
+    elif isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError):
+        message = f"{where} timed out after {attempts} attempts"
+    elif isinstance(exc, openai.APIConnectionError):
+        message = f"cannot reach {where} after {attempts} attempts: is the server running and the URL right?"
+    elif isinstance(exc, EmptyCompletion):
+        message = f"{where} returned no completion after {attempts} attempts"
+    else:
+        message = f"{where} failed for {model!r}: {type(exc).__name__}: {exc}"
+    return ModelError(redact(message))
+
+
+async def call_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    describe: Callable[[BaseException, int], ModelError],
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    for attempt in range(policy.attempts):
+        try:
+            return await asyncio.wait_for(fn(), timeout=policy.timeout)
+        except NcusimError:
+            raise  # already a clear message from our own code
+        except Exception as exc:  # classified below; non-transient errors leave at once
+            if not is_transient(exc) or attempt == policy.attempts - 1:
+                raise describe(exc, attempt + 1) from None
+            if on_retry:
+                on_retry(exc)
+            await asyncio.sleep(policy.delay(attempt, retry_after_seconds(exc)))
+    raise AssertionError("unreachable")

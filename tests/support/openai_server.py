@@ -1,0 +1,117 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 whose answers a test scripts in advance.
+
+It speaks `/v1/chat/completions` and `/health` over real sockets, so the client code under test
+(openai SDK, retries, limits, cache) runs exactly as against a remote endpoint. Scripted steps:
+  ("reply", text)                     a normal completion
+  ("status", code, headers, body)     an HTTP error (e.g. 429 with Retry-After, 500, 401)
+  ("empty",)                          200 with no choices
+  ("garbage",)                        200 with a body that is not JSON
+  ("drop",)                           close the connection without answering
+  ("sleep", seconds, text)            answer after a delay
+With no step left it echoes the last user message.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class ScriptedOpenAIServer:
+    def __init__(self) -> None:
+        self.steps: deque[tuple[Any, ...]] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._send(200, b'{"status":"ok"}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                    step = server.steps.popleft() if server.steps else None
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(step, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, step: tuple[Any, ...] | None, body: dict[str, Any]) -> None:
+                if step is None:
+                    last = [m for m in body.get("messages", []) if m.get("role") == "user"]
+                    step = ("reply", "echo: " + (last[-1]["content"] if last else ""))
+                kind = step[0]
+                if kind == "sleep":
+                    time.sleep(step[1])
+                    step = ("reply", step[2])
+                    kind = "reply"
+                if kind == "reply":
+                    payload = {
+                        "id": "cmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "m"),
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": step[1]}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                    }
+                    self._send(200, json.dumps(payload).encode())
+                elif kind == "status":
+                    self._send(step[1], json.dumps(step[3] if len(step) > 3 else {"error": {"message": "scripted"}}).encode(), step[2])
+                elif kind == "empty":
+                    payload = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
+                    self._send(200, json.dumps(payload).encode())
+                elif kind == "garbage":
+                    self._send(200, b"<html>bad gateway</html>")
+                elif kind == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def script(self, *steps: tuple[Any, ...]) -> None:
+        self.steps.extend(steps)
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
