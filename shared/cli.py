@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 
-class EnvChoice(str, Enum):
+class EnvChoice(StrEnum):
     all = "all"
     multiwoz = "multiwoz"
     tau = "tau"
