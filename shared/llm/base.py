@@ -217,6 +217,12 @@ class BaseChatModel:
                 return st.validate(schema, result.text)
             except ValueError as exc:
                 last_error = str(exc)
+                if self.structured_mode == "json_schema" and isinstance(exc, st.NoJSON):
+                    # The server took response_format and ignored it (transformers serve does).
+                    log.info("%s ignored JSON-schema mode; using prompt-and-parse", self.spec)
+                    self.structured_mode = "prompt"
+                    convo = _with_instruction(convo, schema)
+                    continue
                 convo = convo + [
                     {"role": "assistant", "content": result.text},
                     {"role": "user", "content": f"That reply was not valid ({last_error}). Reply again with only the JSON object."},

