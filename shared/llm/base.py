@@ -113,7 +113,7 @@ class BaseChatModel:
         self.endpoint = endpoint
         self.ledger = ledger or DEFAULT_LEDGER
         self.cache = cache if self.cacheable else None
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_env()
         self.max_concurrency = max_concurrency
         self.structured_mode: StructuredMode = structured_mode
         self.default_params = dict(default_params or {})

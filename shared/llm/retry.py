@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 import openai
 
-from shared.errors import ModelError, NcusimError
+from shared.errors import ConfigError, ModelError, NcusimError
 from shared.llm.keys import redact
 
 T = TypeVar("T")
@@ -32,6 +33,19 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     timeout: float = 180.0  # per call, seconds
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """Defaults, overridden by NCUSIM_RETRY_ATTEMPTS, NCUSIM_RETRY_BASE_DELAY, NCUSIM_CALL_TIMEOUT."""
+        default = cls()
+        try:
+            return cls(
+                attempts=max(1, int(os.environ.get("NCUSIM_RETRY_ATTEMPTS") or default.attempts)),
+                base_delay=float(os.environ.get("NCUSIM_RETRY_BASE_DELAY") or default.base_delay),
+                timeout=float(os.environ.get("NCUSIM_CALL_TIMEOUT") or default.timeout),
+            )
+        except ValueError:
+            raise ConfigError("NCUSIM_RETRY_ATTEMPTS, NCUSIM_RETRY_BASE_DELAY and NCUSIM_CALL_TIMEOUT must be numbers") from None
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
