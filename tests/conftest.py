@@ -46,6 +46,33 @@ def mirror() -> Path:
     return MIRROR
 
 
+@pytest.fixture(scope="session")
+def data_home(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A kit home holding every verified upstream file (copied from the mirror once per session)."""
+    from shared import data
+
+    home = tmp_path_factory.mktemp("data-home")
+    previous = os.environ.get("NCUSIM_HOME")
+    os.environ["NCUSIM_HOME"] = str(home)
+    data.fetch(data.entries_for(["multiwoz", "tau"]), data.MirrorSource(mirror))
+    yield home
+    if previous is None:
+        os.environ.pop("NCUSIM_HOME", None)
+    else:
+        os.environ["NCUSIM_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def golden(mirror: Path) -> Path:
+    return mirror / "golden"
+
+
+@pytest.fixture(scope="session")
+def reference_folders(mirror: Path) -> Path:
+    """The published training-set dialogue folders (read-only)."""
+    return mirror / "NCUser" / "multiwoz_env" / "train_datasets"
+
+
 @pytest.fixture
 def openai_server() -> Iterator[ScriptedOpenAIServer]:
     with ScriptedOpenAIServer() as server:
