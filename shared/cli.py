@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -57,6 +59,47 @@ def data(
     finally:
         source.close()
     typer.echo(f"{label}: {report.summary()} (source: {source.description})")
+
+
+class EnvName(StrEnum):
+    multiwoz = "multiwoz"
+    tau = "tau"
+
+
+@app.command()
+def score(
+    path: Annotated[Path, typer.Argument(help="a dialogue folder or any folder above dialogue folders")],
+    env: Annotated[EnvName, typer.Option(help="the environment the folders belong to")],
+    regrade: Annotated[bool, typer.Option(help="re-grade every folder from its own files (writes only the grade files)")] = False,
+    strict_taxi_time: Annotated[bool, typer.Option(help="multiwoz: also check the taxi time in the three-domain case")] = False,
+    fix_apostrophe_names: Annotated[bool, typer.Option(help="multiwoz: ignore apostrophes in booked names (PMUL4756)")] = False,
+) -> None:
+    """Print the score block of every experiment folder under PATH (success, pass, goal-align per run)."""
+    from shared import environment, scoring
+
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a folder")
+    options = {}
+    if env is EnvName.multiwoz:
+        options = {"strict_taxi_time": strict_taxi_time, "fix_apostrophe_names": fix_apostrophe_names}
+    elif strict_taxi_time or fix_apostrophe_names:
+        raise ConfigError("--strict-taxi-time and --fix-apostrophe-names apply to multiwoz only")
+    environment_ = environment.get(env.value, **options)
+    started = time.monotonic()
+    tree = scoring.score_tree(environment_, path, regrade=regrade)
+    if not tree.graded and not tree.failures:
+        raise ConfigError(f"no {env.value} dialogue folders under {path}")
+    for folder, block in tree.blocks.items():
+        typer.echo(f"Result of {folder}")
+        for line in block.lines():
+            typer.echo(line)
+        typer.echo("")
+    verb = "re-graded" if regrade else "scored"
+    typer.echo(f"{verb} {tree.graded} dialogue folders in {time.monotonic() - started:.1f}s; {len(tree.failures)} could not be graded")
+    for folder, reason in tree.failures:
+        typer.echo(f"ncusim: error: {folder}: {reason}", err=True)
+    if tree.failures:
+        raise typer.Exit(2)
 
 
 @app.command("prepare-local")

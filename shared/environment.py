@@ -38,11 +38,15 @@ class UserProfile:
 
 @dataclass
 class ActResult:
-    """Outcome of one agent reply: either a turn for the user or an observation for the agent."""
+    """Outcome of one agent step."""
 
-    kind: str  # "talk" | "observation" | "end"
-    text: str
-    counted_action: bool = True
+    reply: str  # the agent reply as kept in the history (after the environment's normalisation)
+    observation: str  # what the agent sees next, appended to its history
+    turn_over: bool = False  # the agent talked (or ran out of steps): the user speaks next
+    user_text: str | None = None  # what the user hears when the turn is over
+    budget_exhausted: bool = False  # no agent steps left: the dialogue ends after this step
+    api_call: str | None = None  # the API the step called, if any
+    process_reward: float = 0.0  # the original's per-step reward (0, 0.5, 1)
 
 
 @runtime_checkable
@@ -54,7 +58,7 @@ class Environment(Protocol):
 
     def goal_items(self, scenario: Scenario) -> list[str]: ...
 
-    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random) -> Any: ...
+    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Any: ...
 
     def agent_messages(self, episode: Any, history: list[dict[str, str]]) -> list[dict[str, str]]: ...
 
@@ -62,16 +66,20 @@ class Environment(Protocol):
 
     def grade(self, folder: Path) -> dict[str, Any]: ...
 
+    def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]: ...
+
+    def is_dialogue_folder(self, folder: Path) -> bool: ...
+
 
 # Environments shipped with the kit, imported on first use so the others need not load.
 BUILTIN: dict[str, str] = {
     "multiwoz": "multiwoz_env.environment:MultiwozEnvironment",
     "tau": "tau_env.environment:TauEnvironment",
 }
-_REGISTRY: dict[str, Callable[[], Environment]] = {}
+_REGISTRY: dict[str, Callable[..., Environment]] = {}
 
 
-def register(name: str, factory: Callable[[], Environment]) -> None:
+def register(name: str, factory: Callable[..., Environment]) -> None:
     _REGISTRY[name] = factory
 
 
@@ -79,9 +87,10 @@ def names() -> list[str]:
     return sorted(set(BUILTIN) | set(_REGISTRY))
 
 
-def get(name: str) -> Environment:
+def get(name: str, **options: Any) -> Environment:
+    """The environment called `name`; `options` go to its constructor (e.g. grader switches)."""
     if name in _REGISTRY:
-        return _REGISTRY[name]()
+        return _REGISTRY[name](**options)
     target = BUILTIN.get(name)
     if target is None:
         raise ConfigError(f"unknown environment {name!r}: choose one of {', '.join(names())}")
@@ -91,4 +100,7 @@ def get(name: str) -> Environment:
         factory = getattr(module, attr)
     except (ImportError, AttributeError):
         raise ConfigError(f"environment {name!r} is not available in this version of the kit ({target} is missing)") from None
-    return factory()
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise ConfigError(f"environment {name!r} does not take these options: {', '.join(options)} ({exc})") from None

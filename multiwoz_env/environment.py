@@ -1,0 +1,102 @@
+"""MultiWOZ behind the `Environment` seam: scenarios, goal items, episodes, agent protocol, grading."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from multiwoz_env import goal_items as items
+from multiwoz_env import protocol, scenarios
+from multiwoz_env.grader import GraderOptions, write_grade
+from multiwoz_env.sandbox import Sandbox
+from shared.environment import ActResult, Scenario, UserProfile
+from shared.files import read_json, write_json_atomic, write_text_atomic
+
+PROMPTS = Path(__file__).with_name("prompts")
+GREETING = "Hi! How can I help you today?"
+STOP_TOKEN = "<END>"
+
+
+@dataclass
+class Episode:
+    scenario: Scenario
+    folder: Path
+    sandbox: Sandbox
+    n_reasoning: int = 0
+    n_api_call: int = 0
+    max_steps: int = protocol.MAX_REASONING
+
+    @property
+    def budget_left(self) -> int:
+        return self.max_steps - self.n_reasoning
+
+
+class MultiwozEnvironment:
+    name = "multiwoz"
+
+    def __init__(self, prompt_dir: Path | None = None, strict_taxi_time: bool = False, fix_apostrophe_names: bool = False) -> None:
+        self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
+        self.grader = GraderOptions(strict_taxi_time=strict_taxi_time, fix_apostrophe_names=fix_apostrophe_names)
+        self.user_profile = UserProfile(greeting=GREETING, stop_token=STOP_TOKEN, prompt_dir=self.prompt_dir)
+
+    # --- scenarios ----------------------------------------------------------------------
+
+    def scenarios(self, split: str = "test", subset: int = 0, ids: Sequence[str] | None = None) -> list[Scenario]:
+        return scenarios.scenarios(split, subset, ids)
+
+    def goal_items(self, scenario: Scenario) -> list[str]:
+        return items.goal_items(scenario.goal, list(scenario.domains))
+
+    # --- one dialogue -------------------------------------------------------------------
+
+    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Episode:
+        sandbox = Sandbox.build(folder, scenario.goal, list(scenario.domains), rng=rng, model_name=model_name)
+        return Episode(scenario, Path(folder), sandbox)
+
+    def system_prompt(self) -> str:
+        return (self.prompt_dir / "agent_system.txt").read_text(encoding="utf-8")
+
+    def agent_messages(self, episode: Episode, history: list[dict[str, str]]) -> list[dict[str, str]]:
+        """System prompt, then the dialogue: user turns, raw agent replies, observations as `system`."""
+        return [{"role": "system", "content": self.system_prompt()}, *history]
+
+    def act(self, episode: Episode, agent_reply: str) -> ActResult:
+        """One agent step: parse, run it in the sandbox, log it, spend one step of the budget."""
+        reply = protocol.normalise_reply(agent_reply)
+        step = protocol.interpret(reply, episode.sandbox)
+        episode.n_reasoning += 1
+        episode.n_api_call += int(step.counted_api_call)
+        if step.payload is not None:
+            log_path = episode.folder / "api_call_log.json"
+            write_json_atomic(log_path, [*read_json(log_path), {"call_log": step.payload}])
+        if step.error_call is not None:
+            write_text_atomic(episode.folder / "error_call.txt", step.error_call)
+        exhausted = episode.n_reasoning >= episode.max_steps
+        turn_over = step.is_talk or exhausted
+        return ActResult(
+            reply=reply,
+            observation=step.observation,
+            turn_over=turn_over,
+            user_text=protocol.talk_text(reply) if turn_over else None,
+            budget_exhausted=exhausted,
+            api_call=step.api_name,
+            process_reward=step.process_reward,
+        )
+
+    # --- grading ------------------------------------------------------------------------
+
+    def grade(self, folder: Path) -> dict[str, Any]:
+        return write_grade(folder, self.grader)
+
+    def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]:
+        """(passed, share of domains passed) from a grading_result.json dict."""
+        books = [bool(entry.get("book", True)) for entry in grade.values()]
+        if not books:
+            return False, 0.0
+        return all(books), sum(books) / len(books)
+
+    def is_dialogue_folder(self, folder: Path) -> bool:
+        return (folder / "goal_dict.json").is_file() and (folder / "domains.json").is_file()

@@ -1,0 +1,158 @@
+"""Score blocks: success, pass and goal-alignment rates per simulation index, as the original prints them.
+
+Per run index n (the `_<n>` suffix of a dialogue folder): success_rate = % of graded dialogues
+that passed every domain (Tau: reward 1), pass_rate = mean fraction of domains passed x 100,
+goal_align = % of graded dialogues whose `goal_align_result.json` says aligned. Means and
+population standard deviations over n are printed with 3 decimals; the `score_list` file gets the
+original's "Attempt k:" blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.environment import Environment
+from shared.files import write_text_atomic
+
+METRICS = ("success_rate", "pass_rate", "goal_align")
+_RUN_INDEX = re.compile(r"_(\d+)$")
+
+
+def run_index(folder_name: str) -> int | None:
+    """`PMUL0095.json_3` -> 3 (any number of digits; the original read only the last character)."""
+    match = _RUN_INDEX.search(folder_name)
+    return int(match.group(1)) if match else None
+
+
+def read_aligned(folder: Path) -> bool | None:
+    """The judge's verdict, or None when the folder has no readable goal_align_result.json."""
+    try:
+        return bool(json.loads((folder / "goal_align_result.json").read_text())["result"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class DialogueScore:
+    folder: Path
+    run: int
+    passed: bool
+    pass_fraction: float  # share of domains passed (Tau: the reward)
+    aligned: bool | None
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def pstdev(values: list[float]) -> float:
+    m = mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / len(values))
+
+
+@dataclass
+class ScoreBlock:
+    values: dict[str, list[float]] = field(default_factory=dict)
+    runs: list[int] = field(default_factory=list)
+    total_graded: int = 0
+    missing_alignment: int = 0
+
+    def mean(self, metric: str) -> float | None:
+        return mean(self.values[metric]) if self.values.get(metric) else None
+
+    def lines(self) -> list[str]:
+        """The evaluator's printout: values, mean and std per metric, then the graded count."""
+        out: list[str] = []
+        for metric in METRICS:
+            values = self.values.get(metric, [])
+            out.append(f"{metric}_values: {values}")
+            out.append(f"{metric}_mean: {mean(values):.3f}" if values else f"{metric}_mean: nan")
+            out.append(f"{metric}_std: {pstdev(values):.3f}" if values else f"{metric}_std: nan")
+            out.append("")
+        out.append(f"total_graded_cnt: {self.total_graded}")
+        return out
+
+    def attempt_lines(self) -> list[str]:
+        """The seven lines of a score_list block, in the original's order."""
+        out: list[str] = []
+        for metric in METRICS:
+            values = self.values.get(metric, [])
+            out.append(f"{metric}_mean: {mean(values):.3f}" if values else f"{metric}_mean: ")
+            out.append(f"{metric}_values: {values}")
+        out.append(f"total_graded_cnt: {self.total_graded}")
+        return out
+
+
+def aggregate(scores: Iterable[DialogueScore]) -> ScoreBlock:
+    by_run: dict[int, list[DialogueScore]] = {}
+    for score in scores:
+        by_run.setdefault(score.run, []).append(score)
+    block = ScoreBlock(values={m: [] for m in METRICS})
+    for run in sorted(by_run):
+        group = sorted(by_run[run], key=lambda s: s.folder.name)
+        n = len(group)
+        block.runs.append(run)
+        block.total_graded += n
+        block.values["success_rate"].append(sum(s.passed for s in group) / n * 100)
+        block.values["pass_rate"].append(sum(s.pass_fraction for s in group) / n * 100)
+        block.values["goal_align"].append(sum(bool(s.aligned) for s in group) / n * 100)
+        block.missing_alignment += sum(s.aligned is None for s in group)
+    return block
+
+
+def append_score_block(path: Path, block: ScoreBlock, attempt: int) -> str:
+    """Append `Attempt k:` and the seven lines, each ending in a newline, as the original's echo
+    lines did; a block after the first starts with two empty lines."""
+    previous = path.read_text() if path.is_file() else ""
+    header = f"Attempt {attempt}:\n" if not previous else f"\n\nAttempt {attempt}:\n"
+    text = previous + header + "".join(line + "\n" for line in block.attempt_lines())
+    write_text_atomic(path, text)
+    return text
+
+
+@dataclass
+class TreeScore:
+    """Scores of every dialogue folder under a path, one block per experiment folder."""
+
+    blocks: dict[Path, ScoreBlock] = field(default_factory=dict)
+    graded: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool]) -> list[Path]:
+    if is_dialogue(root):
+        return [root]
+    found: list[Path] = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        found += dialogue_folders(path, is_dialogue)
+    return found
+
+
+def score_tree(env: Environment, root: Path, regrade: bool) -> TreeScore:
+    """Grade (when `regrade`) and score every dialogue folder under `root`.
+
+    Re-grading writes only the environment's grade files; nothing else is touched, nothing is
+    deleted. A folder that cannot be graded is reported with its reason and left out of the block.
+    """
+    result = TreeScore()
+    scores: dict[Path, list[DialogueScore]] = {}
+    for folder in dialogue_folders(root, env.is_dialogue_folder):
+        run = run_index(folder.name)
+        if run is None:
+            result.failures.append((folder, "name has no _<n> run suffix"))
+            continue
+        try:
+            grade = env.grade(folder) if regrade else json.loads((folder / "grading_result.json").read_text())
+            passed, fraction = env.outcome(grade)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            result.failures.append((folder, f"cannot be graded: {type(exc).__name__}: {exc}"))
+            continue
+        result.graded += 1
+        scores.setdefault(folder.parent, []).append(DialogueScore(folder, run, passed, fraction, read_aligned(folder)))
+    result.blocks = {parent: aggregate(group) for parent, group in sorted(scores.items())}
+    return result
