@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from multiwoz_env import goal_items as items
-from multiwoz_env import protocol, scenarios
+from multiwoz_env import protocol, resources, scenarios
 from multiwoz_env.grader import GraderOptions, write_grade
 from multiwoz_env.sandbox import Sandbox
 from shared.environment import ActResult, Scenario, UserProfile
@@ -40,7 +40,7 @@ class MultiwozEnvironment:
     def __init__(self, prompt_dir: Path | None = None, strict_taxi_time: bool = False, fix_apostrophe_names: bool = False) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
         self.grader = GraderOptions(strict_taxi_time=strict_taxi_time, fix_apostrophe_names=fix_apostrophe_names)
-        self.user_profile = UserProfile(greeting=GREETING, stop_token=STOP_TOKEN, prompt_dir=self.prompt_dir)
+        self.user_profile = UserProfile(greeting=GREETING, stop_token=STOP_TOKEN, prompt_dir=self.prompt_dir, agent_prefix="# System: ")
 
     # --- scenarios ----------------------------------------------------------------------
 
@@ -49,6 +49,10 @@ class MultiwozEnvironment:
 
     def goal_items(self, scenario: Scenario) -> list[str]:
         return items.goal_items(scenario.goal, list(scenario.domains))
+
+    def service_context(self, scenario: Scenario) -> dict[str, str]:
+        """What the unavailable-service prompt shows: the goal's domains and every API's documentation."""
+        return {"domains": repr(list(scenario.domains)), "api_catalogue": repr(list(resources.api_docs()))}
 
     # --- one dialogue -------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ class UserProfile:
 
     greeting: str  # the agent's opening line the simulator answers first
     stop_token: str  # "<END>" (MultiWOZ) or "###STOP###" (Tau)
-    prompt_dir: Path | None = None  # environment-specific helper prompts
+    prompt_dir: Path | None = None  # environment prompts; `<prompt_dir>/user/` overrides simulator templates
+    agent_prefix: str = ""  # how an agent turn is shown to the user model ("# System: " in MultiWOZ)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,6 +58,8 @@ class Environment(Protocol):
     def scenarios(self, split: str = "test", subset: int = 0, ids: Sequence[str] | None = None) -> list[Scenario]: ...
 
     def goal_items(self, scenario: Scenario) -> list[str]: ...
+
+    def service_context(self, scenario: Scenario) -> dict[str, str]: ...
 
     def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Any: ...
 

@@ -120,3 +120,38 @@ def test_served_model_without_json_schema_mode_falls_back(served_embedded: str) 
     capital = asyncio.run(model.structured(QUESTION, Capital, temperature=0, max_tokens=40))
     assert isinstance(capital, Capital)
     assert model.structured_mode == "prompt"
+
+
+def test_simulator_runs_on_the_embedded_model(embedded_folder: Path, tmp_path: Path) -> None:
+    """A few turns of the whole simulator with every call on `local` (it must run, not be good)."""
+    import random
+
+    from shared.environment import UserProfile
+    from shared.usersim import Behaviors, ModelSet, UserSimulator
+
+    ledger = UsageLedger()
+    models = ModelSet.of(resolve("local", ledger=ledger))
+    models.max_tokens = 40
+    sim = UserSimulator(
+        "You want an expensive Indian restaurant in the centre for 2 people on friday at 16:00.",
+        ["restaurant-food-indian", "restaurant-area-centre", "restaurant-people-2 people"],
+        Behaviors.parse("normal"),
+        models,
+        random.Random(5),
+        profile=UserProfile(greeting="Hi! How can I help you today?", stop_token="<END>", agent_prefix="# System: "),
+        persona="A student who likes spicy food.",
+        folder=tmp_path,
+    )
+
+    async def go() -> list[str]:
+        out = [await sim.first_turn()]
+        for agent in ('"Which area would you like?"', '"I found Curry Garden. Shall I book it?"'):
+            out.append(await sim.reply(agent))
+        return out
+
+    replies = asyncio.run(go())
+    sim.save()
+    assert len(replies) == 3 and all(isinstance(r, str) for r in replies)
+    usage = ledger.by_role()
+    assert usage["user"].calls == 3 and usage["user"].completion_tokens > 0
+    assert (tmp_path / "dialogue_state_list.json").is_file() and (tmp_path / "base_prompt.txt").is_file()

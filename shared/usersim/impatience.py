@@ -1,0 +1,88 @@
+"""Impatience (emotional acts): outbursts on delay or failure, escalating anger, cynical mode.
+
+Delay: every goal item was already given and the turn is not an ending; an outburst fires with
+the delay probability. Otherwise the failure classifier asks whether the agent said the request
+cannot be done; if so an outburst fires with the fail probability, and whether or not it fired
+the user becomes liable to turn cynical after the agent's next apology. Each probability starts at
+0.5 and rises by 0.1 per outburst of its kind, up to 0.7; the anger level follows the same count.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from shared.usersim.schemas import Verdict
+
+if TYPE_CHECKING:
+    from shared.usersim.simulator import Turn, UserSimulator
+
+ACTS = {
+    "belligerent abuse": "the user uses insulting or offensive language",
+    "threat": "the user threatens legal action, a personal boycott, or a public accusation on social media",
+    "urge": "the user complains about waiting and urges the agent to hurry up",
+}
+LEVEL_DESCRIPTIONS = {
+    "Mildly Angry": "slightly displeased",
+    "Moderately Angry": "clearly in a bad mood",
+    "Extremely Angry": "unbearably angry",
+}
+SITUATIONS = {
+    "fail": "The agent has just said that the user's request cannot be fulfilled, and the user is frustrated by it.",
+    "delay": (
+        "The user has already given everything the agent needs, yet the agent has still not finished, and the user is fed up with waiting."
+    ),
+}
+APOLOGY_WORDS = ("apologize", "apologise", "apology", "sorry", "i'm sorry", "i am sorry", "we're sorry", "we are sorry")
+_PLEASE = re.compile(r"(,\s*|\s+)?\bplease\b,?", re.IGNORECASE)
+
+
+def is_apology(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in APOLOGY_WORDS)
+
+
+def remove_please(text: str) -> str:
+    """Drop the word "please" (any case, whole word only; the original cut it out of "pleased")."""
+    out = _PLEASE.sub("", text).strip()
+    if text[:1].isupper() and out[:1].islower():
+        out = out[0].upper() + out[1:]
+    return out
+
+
+async def outburst(sim: UserSimulator, turn: Turn, kind: str) -> str:
+    counter = sim.state.delay if kind == "delay" else sim.state.fail
+    act = sim.rng.choice(list(ACTS))
+    prompt = sim.templates.render(
+        "outburst",
+        situation=SITUATIONS[kind],
+        dial_hist=turn.dial_hist,
+        act=act,
+        act_description=ACTS[act],
+        level=counter.level,
+        level_description=LEVEL_DESCRIPTIONS[counter.level],
+    )
+    text = await sim.ask("outburst", prompt)
+    counter.fired += 1
+    return text
+
+
+async def stage(sim: UserSimulator, turn: Turn) -> None:
+    turn.content = remove_please(turn.content)
+    state = sim.state
+    if not state.remaining and sim.stop_token not in turn.content:
+        if sim.rng.random() < state.delay.probability:
+            turn.content = await outburst(sim, turn, "delay")
+            turn.current_angry = True
+        return
+    prompt = sim.templates.render("failure_classifier", goal_text=sim.goal_text, agent_utterance=sim.latest_agent_message)
+    if (await sim.judge_bool("failure_classifier", prompt, Verdict)).result:
+        if sim.rng.random() < state.fail.probability:
+            turn.content = await outburst(sim, turn, "fail")
+            turn.current_angry = True
+        state.anger_triggered_last_turn = True
+        turn.suppress_cynical = True
+
+
+async def cynical_rewrite(sim: UserSimulator, turn: Turn) -> None:
+    turn.content = await sim.ask("cynical", sim.templates.render("cynical", dial_hist=turn.dial_hist, utterance=turn.content))

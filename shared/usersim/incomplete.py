@@ -1,0 +1,27 @@
+"""Incomplete utterance (fragment dumping): rough, fragmentary style, sometimes cut off mid-message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.usersim.schemas import Utterance
+
+if TYPE_CHECKING:
+    from shared.usersim.simulator import Turn, UserSimulator
+
+N_EXAMPLES = 5
+TRUNCATE_PROBABILITY = 0.5
+DIVISORS = (2, 3, 4, 5)
+
+
+async def stage(sim: UserSimulator, turn: Turn) -> None:
+    examples = sim.rng.sample(sim.fragment_pool(), N_EXAMPLES)
+    prompt = sim.templates.render("style_transfer", examples=repr(examples), utterance=turn.content)
+    turn.content = (await sim.judge_bool("style_transfer", prompt, Utterance)).utterance
+    # Truncate to the first 1/k of the characters, never on two fragment-stage turns in a row.
+    if sim.rng.random() <= TRUNCATE_PROBABILITY and not sim.state.cutoff_flag:
+        k = sim.rng.choice(DIVISORS)
+        turn.content = turn.content[: max(1, int(len(turn.content) / k))]
+        sim.state.cutoff_flag = True
+    else:
+        sim.state.cutoff_flag = False

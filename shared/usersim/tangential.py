@@ -1,0 +1,83 @@
+"""Tangential: the user keeps bringing up unrelated topics and complains when they are ignored."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.usersim.schemas import Complaints, ReasonedVerdict, Utterance
+
+if TYPE_CHECKING:
+    from shared.usersim.simulator import Turn, UserSimulator
+
+ACTS = {
+    "Factual Question": "asks a question that has one definite answer",
+    "Opinion Question": "asks for the other side's opinion",
+    "General Opinion": "states the user's own opinion",
+    "Statement Non-opinion": "tells of experiences or facts without giving an opinion",
+}
+COMPLAINT_ONLY_PROBABILITY = 0.5
+PENDING = "<NOT>"
+
+
+async def new_tangent(sim: UserSimulator) -> str:
+    act = sim.rng.choice(list(ACTS))
+    prompt = sim.templates.render("tangent", goal_text=sim.goal_text, persona=sim.persona, act=act, act_description=ACTS[act])
+    return (await sim.judge_bool("tangent", prompt, Utterance)).utterance
+
+
+async def merge(sim: UserSimulator, turn: Turn, pieces: list[str]) -> str:
+    return await sim.ask("merge", sim.templates.render("merge", dial_hist=turn.dial_hist, pieces=repr(pieces)))
+
+
+async def inject(sim: UserSimulator, turn: Turn) -> None:
+    """Split the utterance on ". ", add a new tangent, shuffle everything, merge into one message."""
+    tangent = await new_tangent(sim)
+    sim.state.current_tangent = tangent
+    pieces = turn.content.split(". ") + [tangent]
+    sim.rng.shuffle(pieces)
+    turn.content = await merge(sim, turn, pieces)
+    sim.state.n_tangential += 1
+    sim.state.utterance_pair.append({"turn_idx": len(sim.messages) - 2, "utterance": turn.content, "complain": PENDING})
+
+
+async def engaged(sim: UserSimulator, tangent: str, agent_message: str) -> bool:
+    prompt = sim.templates.render("respond_verifier", tangent=tangent, agent_utterance=agent_message)
+    return (await sim.judge_bool("respond_verifier", prompt, ReasonedVerdict)).result
+
+
+async def stage(sim: UserSimulator, turn: Turn) -> None:
+    state = sim.state
+    if state.current_tangent is None:  # first turn (or no tangent yet: the original crashed then)
+        await inject(sim, turn)
+        return
+    latest = sim.latest_agent_message
+    result = await engaged(sim, state.current_tangent, latest)
+    state.respond_results.append(
+        {
+            "conversational_content": state.current_tangent,
+            "user_utterance": sim.messages[-2]["content"],
+            "system_utterance": latest,
+            "result": result,
+        }
+    )
+    if result:
+        if state.utterance_pair and state.utterance_pair[-1]["complain"] == PENDING:
+            state.utterance_pair[-1]["complain"] = False
+        await inject(sim, turn)
+        return
+    if state.utterance_pair and state.utterance_pair[-1]["complain"] == PENDING:
+        state.utterance_pair[-1]["complain"] = True
+    prompt = sim.templates.render("complaints", tangent=state.current_tangent)
+    complaint = sim.rng.choice((await sim.judge_bool("complaints", prompt, Complaints)).utterances)
+    state.n_complain += 1
+    if sim.rng.random() < COMPLAINT_ONLY_PROBABILITY:
+        turn.content = complaint  # the task content of this turn is dropped
+    else:
+        turn.content = await merge(sim, turn, [complaint, turn.content])
+
+
+async def final_check(sim: UserSimulator) -> None:
+    """On an ending turn, settle a tangent whose first verification is still pending."""
+    state = sim.state
+    if state.utterance_pair and state.current_tangent and state.utterance_pair[-1]["complain"] == PENDING:
+        state.utterance_pair[-1]["complain"] = not await engaged(sim, state.current_tangent, sim.latest_agent_message)
