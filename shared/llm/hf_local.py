@@ -38,7 +38,7 @@ class HFLocalModel(BaseChatModel):
                 raise ConfigError("hf: and local models need the `local` extra: run `make setup`") from None
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.source)
-                model = AutoModelForCausalLM.from_pretrained(self.source).to(self.device)
+                model = AutoModelForCausalLM.from_pretrained(self.source, dtype="auto").to(self.device)
             except OSError as exc:
                 raise ConfigError(f"cannot load model {self.source!r}: {str(exc).splitlines()[0]}") from None
             model.eval()

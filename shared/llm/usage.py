@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -67,6 +68,13 @@ class UsageLedger:
             row.unpriced_calls += int(price is None and not cached)
         return cost
 
+    def merge(self, other: UsageLedger) -> None:
+        with other._lock:
+            rows = {key: Usage(**asdict(u)) for key, u in other._rows.items()}
+        with self._lock:
+            for key, usage in rows.items():
+                self._rows.setdefault(key, Usage()).add(usage)
+
     def record_retry(self, role: str, model: str) -> None:
         with self._lock:
             self._row(role, model).retries += 1
@@ -91,3 +99,6 @@ class UsageLedger:
 
 
 DEFAULT_LEDGER = UsageLedger()
+# The runner sets this per dialogue task, so usage is attributed to the dialogue that caused it
+# even when model objects are shared across dialogues.
+ACTIVE_LEDGER: ContextVar[UsageLedger | None] = ContextVar("ncusim_active_ledger", default=None)

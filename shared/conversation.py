@@ -1,0 +1,132 @@
+"""One dialogue: the user speaks first, the agent acts until it talks or its step budget is spent,
+the stop token ends the dialogue; every turn is written to the dialogue folder as it happens.
+
+Files (original names and meaning): `dial_hist_user.txt` (the user's view), `dial_hist_system_list.json`
+and `dial_hist_system.txt` (the agent's chat), `agent_response_list.json`, `dialogue_stats.json`;
+then the simulator's state files, `goal_align_result.json` (judge) and the environment's grade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.environment import ActResult, Environment
+from shared.errors import NcusimError
+from shared.files import write_json_atomic, write_text_atomic
+from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, judge, transcript
+from shared.llm.base import ChatModel
+from shared.usersim import UserSimulator
+
+
+@dataclass
+class AgentSettings:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+
+
+@dataclass
+class DialogueRecord:
+    folder: Path
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (user|agent, text) as the user saw them
+    transcript: str = ""  # dial_hist_user.txt
+    history: list[dict[str, str]] = field(default_factory=list)  # the agent's chat after the system prompt
+    responses: list[str] = field(default_factory=list)
+    n_turn: int = 0
+    ended_by: str = ""  # "stop" | "budget"
+
+    def stats(self, episode: Any) -> dict[str, int]:
+        return {
+            "n_reasoning": int(getattr(episode, "n_reasoning", len(self.responses))),
+            "n_turn": self.n_turn,
+            "n_api_call": int(getattr(episode, "n_api_call", 0)),
+            "n_retriever_call": 0,
+            "n_read_docs": 0,
+        }
+
+
+def _agent_text_file(messages: list[dict[str, str]]) -> str:
+    """dial_hist_system.txt: `User:<content>` for user messages, the raw content otherwise, blank-line separated."""
+    return "".join((f"User:{m['content']}" if m["role"] == "user" else m["content"]) + "\n\n" for m in messages)
+
+
+def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord) -> None:
+    messages = env.agent_messages(episode, record.history)
+    write_json_atomic(record.folder / "dial_hist_system_list.json", messages)
+    write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
+    write_json_atomic(record.folder / "agent_response_list.json", record.responses)
+
+
+async def converse(
+    env: Environment, episode: Any, user: UserSimulator, agent: ChatModel, folder: Path, settings: AgentSettings
+) -> DialogueRecord:
+    profile = env.user_profile
+    record = DialogueRecord(folder=folder)
+    stop = profile.stop_token
+    user_text = await user.first_turn()
+    while True:
+        record.turns.append(("user", user_text))
+        record.transcript += profile.transcript_user.format(text=user_text) + "\n"
+        record.history.append({"role": "user", "content": profile.user_to_agent.format(text=user_text)})
+        record.n_turn += 1
+        write_text_atomic(folder / "dial_hist_user.txt", record.transcript)
+        _save_agent_view(env, episode, record)
+        if stop in user_text:  # the token itself, not any upper-case "END" (FIDELITY.md)
+            record.ended_by = "stop"
+            break
+        result: ActResult | None = None
+        while result is None or not result.turn_over:
+            reply = await agent.chat(
+                env.agent_messages(episode, record.history),
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+                top_p=settings.top_p,
+                role="agent",
+            )
+            result = env.act(episode, reply.text)
+            record.responses.append(result.reply)
+            record.history += [{"role": "assistant", "content": result.reply}, {"role": "system", "content": result.observation}]
+            _save_agent_view(env, episode, record)
+        record.n_turn += 1
+        if result.budget_exhausted:  # no user reply; the last agent text never reaches the transcript
+            record.ended_by = "budget"
+            break
+        agent_text = result.user_text or ""
+        record.turns.append(("agent", agent_text))
+        record.transcript += profile.transcript_agent.format(text=agent_text) + "\n"
+        user_text = await user.reply(agent_text)
+    write_json_atomic(folder / "dialogue_stats.json", record.stats(episode))
+    user.save(folder)
+    return record
+
+
+async def judge_alignment(env: Environment, user: UserSimulator, record: DialogueRecord, model: ChatModel, dial_idx: str) -> dict[str, Any]:
+    """Run the post-hoc judge on the dialogue's user/agent turns and write goal_align_result.json."""
+    profile = env.user_profile
+    items = user.state.items if profile.judge_counts_extras else [i for i in user.state.items if i not in user.extra_goals]
+    result = await judge(
+        record.turns,
+        items,
+        model,
+        dial_idx=dial_idx,
+        mention_rule=LENIENT_RULE if profile.judge_lenient else STRICT_RULE,
+        prompt_dir=Path(profile.prompt_dir) / "user" if profile.prompt_dir else None,
+    )
+    write_json_atomic(record.folder / "goal_align_result.json", result)
+    return result
+
+
+async def judge_or_unaligned(
+    env: Environment, user: UserSimulator, record: DialogueRecord, model: ChatModel, dial_idx: str
+) -> dict[str, Any]:
+    """A judge that fails (after the model layer's retries) counts as "not aligned", so the dialogue
+    is regenerated like any unaligned one, but its transcript and grade are kept (FIDELITY.md)."""
+    try:
+        return await judge_alignment(env, user, record, model, dial_idx)
+    except NcusimError as exc:
+        result = {"dial_idx": dial_idx, "dial_hist": transcript(record.turns), "result": False, "dialogue_state": user.state.items}
+        result["judge_error"] = str(exc)
+        write_json_atomic(record.folder / "goal_align_result.json", result)
+        return result

@@ -1,0 +1,459 @@
+"""Runs: models x behaviours x scenarios x N dialogues, concurrent, resumable, regenerated until aligned.
+
+Layout: `<results>/<env>/[train/]<ours|pbus>/<model>/<behaviour>/<scenario>_<n>/`. A dialogue is
+complete when it has both `grading_result.json` and `goal_align_result.json` (the original's rule).
+A rerun of the same command skips complete dialogues, wipes and reruns incomplete ones, and
+regenerates unaligned ones while they have attempts left (attempts are recorded per dialogue in
+`regeneration_log.json`, so a rerun continues the count instead of restarting it). Every dialogue
+has its own seed (recorded in `run_meta.json`), derived from the run seed, its coordinates and its
+attempt number, so reruns are reproducible. After each pass the score block of each experiment is
+appended to its `score_list` file, as the original did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import platform
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared import __version__, environment
+from shared.conversation import AgentSettings, converse, judge_or_unaligned
+from shared.data import UPSTREAM_COMMIT
+from shared.environment import Environment, Scenario
+from shared.errors import ConfigError, NcusimError
+from shared.files import read_json, write_json_atomic
+from shared.llm import resolve
+from shared.llm.base import ChatModel
+from shared.llm.keys import redact
+from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
+from shared.paths import results_dir
+from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned
+from shared.usersim import Behaviors, ModelSet, UserSimulator
+
+LOCAL_PREFIXES = ("local", "hf:", "scripted:")
+DEFAULT_ATTEMPTS = {"multiwoz": 5, "tau": 10}
+
+
+@dataclass
+class RunPlan:
+    env: str
+    models: list[str]
+    behaviors: list[Behaviors]
+    n: int = 4
+    subset: int = 0
+    split: str = "test"
+    scenario_ids: list[str] | None = None
+    limit: int | None = None
+    user_model: str = "gpt-4.1-mini"
+    helper_models: dict[str, str] = field(default_factory=dict)
+    judge_model: str = "gpt-4o-mini"
+    attempts: int | None = None  # regeneration attempts per dialogue (MultiWOZ 5, Tau 10)
+    concurrency: int = 32
+    seed: int = 0
+    results: Path | None = None
+    agent_temperature: float | None = None
+    agent_max_tokens: int | None = None
+    user_max_tokens: int | None = None
+    env_options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.models:
+            raise ConfigError("no agent model given: MODELS=... (e.g. gpt-4.1-nano, or local)")
+        if not self.behaviors:
+            raise ConfigError("no behaviour given: BEHAVIORS=normal,tangential,...")
+        if self.n < 1:
+            raise ConfigError(f"N must be at least 1, not {self.n}")
+        if self.subset < 0:
+            raise ConfigError(f"SUBSET must be 0 or a positive per-shard cap, not {self.subset}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"LIMIT must be at least 1, not {self.limit}")
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.attempts is not None and self.attempts < 1:
+            raise ConfigError(f"attempts must be at least 1, not {self.attempts}")
+
+    @property
+    def max_attempts(self) -> int:
+        return self.attempts or DEFAULT_ATTEMPTS.get(self.env, 5)
+
+    @property
+    def root(self) -> Path:
+        base = (self.results or results_dir()) / self.env
+        return base / "train" if self.split == "train" else base
+
+
+def model_dir(spec: str) -> str:
+    """A folder name for a model spec: the model's name, provider prefixes dropped, '/' kept apart."""
+    name = spec.split("#", 1)[1] if "#" in spec else spec
+    if name.startswith(("hf:", "scripted:")) or name.startswith("/"):
+        name = Path(name.split(":", 1)[-1].rstrip("/")).name  # a local path: its last component
+    for prefix in ("openai:", "openrouter:", "vllm:"):
+        name = name.removeprefix(prefix)
+    return name.strip("/").replace("/", "__").replace(":", "_") or "model"
+
+
+@dataclass(frozen=True)
+class DialogueSpec:
+    model: str
+    behavior: Behaviors
+    scenario: Scenario
+    n: int
+    folder: Path
+
+    @property
+    def experiment(self) -> Path:
+        return self.folder.parent
+
+
+def seed_for(plan: RunPlan, spec: DialogueSpec, attempt: int) -> int:
+    parts = (plan.seed, plan.env, plan.split, spec.model, spec.behavior.name, spec.behavior.is_pbus, spec.scenario.id, spec.n, attempt)
+    key = "|".join(str(p) for p in parts)
+    return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / "grading_result.json").is_file() and (folder / "goal_align_result.json").is_file()
+
+
+class RegenerationLog:
+    """Per experiment: every attempt of every dialogue (seed, alignment, pass, error)."""
+
+    def __init__(self, experiment: Path) -> None:
+        self.path = experiment / "regeneration_log.json"
+        try:
+            self.entries: dict[str, list[dict[str, Any]]] = read_json(self.path)
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def completed_attempts(self, name: str) -> int:
+        return sum(1 for e in self.entries.get(name, []) if e.get("aligned") is not None)
+
+    def add(self, name: str, entry: dict[str, Any]) -> None:
+        self.entries.setdefault(name, []).append(entry)
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.entries)
+
+    def first_attempt_aligned(self) -> tuple[int, int]:
+        """(aligned at their first attempt, dialogues with a first attempt): the IGA numerator and denominator."""
+        firsts = [next((e for e in entries if e.get("aligned") is not None), None) for entries in self.entries.values()]
+        done = [f for f in firsts if f is not None]
+        return sum(1 for f in done if f["aligned"]), len(done)
+
+
+@dataclass
+class ExperimentProgress:
+    name: str
+    total: int
+    done: int = 0
+    failed: int = 0
+    ran: int = 0
+    started: float = field(default_factory=time.monotonic)
+    ledger: UsageLedger = field(default_factory=UsageLedger)
+    active: list[UsageLedger] = field(default_factory=list)  # dialogues in flight, counted live
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        left = self.total - self.done
+        eta = f"{elapsed / self.ran * left / 60:.1f}m" if self.ran and left else "-"
+        live = UsageLedger()
+        live.merge(self.ledger)
+        for ledger in list(self.active):
+            live.merge(ledger)
+        roles = live.by_role()
+        cost = " ".join(f"{r} ${u.cost_usd:.4f}/{(u.prompt_tokens + u.completion_tokens) / 1000:.1f}kt" for r, u in sorted(roles.items()))
+        failed = f" failed {self.failed}" if self.failed else ""
+        return f"{self.name}: {self.done}/{self.total} done{failed}, ETA {eta}  {cost}"
+
+
+class Runner:
+    def __init__(self, plan: RunPlan, echo: Callable[[str], None] = print) -> None:
+        plan.validate()
+        self.plan = plan
+        self.echo = echo
+        self.env: Environment = environment.get(plan.env, **plan.env_options)
+        self.ledger = UsageLedger()
+        self._models: dict[str, ChatModel] = {}
+        self.logs: dict[Path, RegenerationLog] = {}
+        self.progress: dict[Path, ExperimentProgress] = {}
+        self.passes = 0
+
+    # --- plan ---------------------------------------------------------------------------
+
+    def scenarios(self) -> list[Scenario]:
+        chosen = self.env.scenarios(self.plan.split, self.plan.subset, self.plan.scenario_ids)
+        return chosen[: self.plan.limit] if self.plan.limit else chosen
+
+    def dialogues(self) -> list[DialogueSpec]:
+        plan = self.plan
+        out = []
+        for model in plan.models:
+            for behavior in plan.behaviors:
+                experiment = plan.root / ("pbus" if behavior.is_pbus else "ours") / model_dir(model) / behavior.name
+                for scenario in self.scenarios():
+                    for n in range(plan.n):
+                        out.append(DialogueSpec(model, behavior, scenario, n, experiment / f"{scenario.id}_{n}"))
+        return out
+
+    def model(self, spec: str) -> ChatModel:
+        """One model object per spec for the whole run (a local model loads its weights once)."""
+        if spec not in self._models:
+            self._models[spec] = resolve(spec)
+        return self._models[spec]
+
+    def user_models(self) -> ModelSet:
+        plan = self.plan
+        models = ModelSet.from_specs({**plan.helper_models, "judge": plan.judge_model}, everything=plan.user_model)
+        for call, spec in models.specs.items():
+            models.models[call] = self.model(spec)
+        models.max_tokens = plan.user_max_tokens
+        if models.max_tokens is None and plan.user_model.startswith(LOCAL_PREFIXES):
+            models.max_tokens = 80  # keep a small local user quick; API models get no cap, as in the paper
+        return models
+
+    def agent_settings(self, spec: str) -> AgentSettings:
+        temperature = self.plan.agent_temperature
+        if temperature is None and getattr(self.model(spec), "backend", "") == "openai":
+            temperature = 1.0  # the paper's OpenAI agents sampled at T=1
+        max_tokens = self.plan.agent_max_tokens
+        if max_tokens is None and spec.startswith(LOCAL_PREFIXES):
+            max_tokens = 160
+        return AgentSettings(temperature=temperature, max_tokens=max_tokens)
+
+    # --- one dialogue -------------------------------------------------------------------
+
+    async def run_one(self, spec: DialogueSpec, user_models: ModelSet, limit: asyncio.Semaphore) -> None:
+        log = self.logs[spec.experiment]
+        attempt = log.completed_attempts(spec.folder.name) + 1
+        seed = seed_for(self.plan, spec, attempt)
+        progress = self.progress[spec.experiment]
+        async with limit:
+            ledger = UsageLedger()
+            token = ACTIVE_LEDGER.set(ledger)
+            progress.active.append(ledger)
+            entry: dict[str, Any] = {"attempt": attempt, "seed": seed, "pass": self.passes, "aligned": None}
+            try:
+                shutil.rmtree(spec.folder, ignore_errors=True)
+                spec.folder.mkdir(parents=True)
+                write_json_atomic(
+                    spec.folder / "run_meta.json",
+                    {
+                        "seed": seed,
+                        "attempt": attempt,
+                        "model": spec.model,
+                        "user_model": self.plan.user_model,
+                        "behavior": spec.behavior.name,
+                        "is_pbus": spec.behavior.is_pbus,
+                        "scenario": spec.scenario.id,
+                        "n": spec.n,
+                        "split": self.plan.split,
+                    },
+                )
+                rng = random.Random(seed)
+                episode = self.env.open_episode(spec.scenario, spec.folder, rng, model_name=spec.model)
+                user = UserSimulator(
+                    spec.scenario.goal_text,
+                    self.env.goal_items(spec.scenario),
+                    spec.behavior,
+                    user_models,
+                    rng,
+                    profile=self.env.user_profile,
+                    folder=spec.folder,
+                    service_context=self.env.service_context(spec.scenario),
+                )
+                record = await converse(self.env, episode, user, self.model(spec.model), spec.folder, self.agent_settings(spec.model))
+                judge_model, _ = user_models.get("judge")
+                alignment = await judge_or_unaligned(self.env, user, record, judge_model, spec.folder.name)
+                grade = self.env.grade(spec.folder)
+                passed, _ = self.env.outcome(grade)
+                entry.update(aligned=bool(alignment["result"]), passed=passed, ended_by=record.ended_by)
+                progress.done += 1
+            except NcusimError as exc:
+                entry["error"] = redact(f"{type(exc).__name__}: {exc}")
+                progress.failed += 1
+            except Exception as exc:  # noqa: BLE001 - one broken dialogue must not stop the run
+                entry["error"] = redact(f"{type(exc).__name__}: {exc}")
+                progress.failed += 1
+            finally:
+                ACTIVE_LEDGER.reset(token)
+                progress.active.remove(ledger)
+                progress.ran += 1
+                if spec.folder.is_dir():
+                    write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
+                    if "error" in entry:
+                        write_json_atomic(spec.folder / "failure.json", {"error": entry["error"], "attempt": attempt, "seed": seed})
+                progress.ledger.merge(ledger)
+                self.ledger.merge(ledger)
+                log.add(spec.folder.name, entry)
+                log.save()
+
+    # --- passes -------------------------------------------------------------------------
+
+    def needs_run(self, spec: DialogueSpec) -> bool:
+        if not is_complete(spec.folder):
+            return True
+        if read_aligned(spec.folder):
+            return False
+        return self.logs[spec.experiment].completed_attempts(spec.folder.name) < self.plan.max_attempts
+
+    def score(self, specs: Sequence[DialogueSpec]) -> dict[Path, ScoreBlock]:
+        by_experiment: dict[Path, list[DialogueScore]] = {}
+        for spec in specs:
+            by_experiment.setdefault(spec.experiment, [])
+            if not is_complete(spec.folder):
+                continue
+            try:
+                passed, fraction = self.env.outcome(read_json(spec.folder / "grading_result.json"))
+            except (OSError, ValueError):
+                continue
+            by_experiment[spec.experiment].append(DialogueScore(spec.folder, spec.n, passed, fraction, read_aligned(spec.folder)))
+        return {exp: aggregate(scores) for exp, scores in by_experiment.items()}
+
+    def score_list_path(self, experiment: Path) -> Path:
+        relative = experiment.relative_to(self.plan.root)
+        return self.plan.root / "score_list" / ("_".join(relative.parts) + ".txt")
+
+    async def run(self) -> dict[Path, ScoreBlock]:
+        specs = self.dialogues()
+        if not specs:
+            raise ConfigError("the selection is empty: check SCENARIOS, SUBSET and LIMIT")
+        for spec in specs:
+            if spec.experiment not in self.logs:
+                self.logs[spec.experiment] = RegenerationLog(spec.experiment)
+                spec.experiment.mkdir(parents=True, exist_ok=True)
+        totals: dict[Path, int] = {}
+        for spec in specs:
+            totals[spec.experiment] = totals.get(spec.experiment, 0) + 1
+        for experiment, total in totals.items():
+            name = "/".join(experiment.relative_to(self.plan.root).parts)
+            self.progress[experiment] = ExperimentProgress(name, total)
+        user_models = self.user_models()
+        for spec in specs:
+            self.model(spec.model)
+        limit = asyncio.Semaphore(self.plan.concurrency)
+        blocks: dict[Path, ScoreBlock] = {}
+        started = time.monotonic()
+        while self.passes < self.plan.max_attempts:
+            todo = [s for s in specs if self.needs_run(s)]
+            for experiment, progress in self.progress.items():
+                progress.done = sum(1 for s in specs if s.experiment == experiment and not self.needs_run(s))
+            if not todo:
+                break
+            self.passes += 1
+            self.echo(f"pass {self.passes}: {len(todo)} of {len(specs)} dialogues to simulate")
+            reporter = asyncio.create_task(self.report_progress())
+            try:
+                await asyncio.gather(*(self.run_one(spec, user_models, limit) for spec in todo))
+            finally:
+                reporter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporter
+            blocks = self.score(specs)
+            for experiment, block in blocks.items():
+                if any(s.experiment == experiment for s in todo):
+                    attempt = self.next_attempt_number(experiment)
+                    append_score_block(self.score_list_path(experiment), block, attempt)
+            self.print_progress()
+            if all(read_aligned(s.folder) for s in specs if is_complete(s.folder)) and all(is_complete(s.folder) for s in specs):
+                break
+        if not blocks:
+            blocks = self.score(specs)
+        self.write_run_json(specs, time.monotonic() - started)
+        return blocks
+
+    def next_attempt_number(self, experiment: Path) -> int:
+        path = self.score_list_path(experiment)
+        previous = path.read_text().count("Attempt ") if path.is_file() else 0
+        return previous + 1
+
+    async def report_progress(self) -> None:
+        interactive = sys.stderr.isatty()
+        while True:
+            await asyncio.sleep(1.0 if interactive else 15.0)
+            self.print_progress(interactive)
+
+    def print_progress(self, interactive: bool = False) -> None:
+        lines = [p.line() for p in self.progress.values()]
+        if interactive:
+            sys.stderr.write("\r\x1b[2K" + " | ".join(lines)[:200])
+            sys.stderr.flush()
+        else:
+            for line in lines:
+                self.echo(line)
+
+    def iga(self, experiment: Path) -> float | None:
+        aligned, total = self.logs[experiment].first_attempt_aligned()
+        return aligned / total * 100 if total else None
+
+    def write_run_json(self, specs: Sequence[DialogueSpec], seconds: float) -> None:
+        versions = {"ncusim": __version__, "python": platform.python_version(), "upstream_commit": UPSTREAM_COMMIT}
+        for experiment, progress in self.progress.items():
+            path = experiment / "run.json"
+            try:
+                previous = read_json(path)
+            except (OSError, ValueError):
+                previous = {}
+            mine = [s for s in specs if s.experiment == experiment]
+            plan = asdict(self.plan)
+            plan["behaviors"] = [b.name + (" (pbus)" if b.is_pbus else "") for b in self.plan.behaviors]
+            plan["results"] = str(self.plan.results or results_dir())
+            invocation = {
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "seconds": round(seconds, 1),
+                "passes": self.passes,
+                "dialogues_run": progress.ran,
+                "dialogues_failed": progress.failed,
+                "usage": progress.ledger.to_dict(),
+            }
+            write_json_atomic(
+                path,
+                {
+                    "env": self.plan.env,
+                    "split": self.plan.split,
+                    "model": mine[0].model,
+                    "behavior": mine[0].behavior.name,
+                    "is_pbus": mine[0].behavior.is_pbus,
+                    "plan": plan,
+                    "versions": versions,
+                    "models": {"agent": mine[0].model, "user": self.user_models_specs()},
+                    "dialogues": len(mine),
+                    "complete": sum(is_complete(s.folder) for s in mine),
+                    "iga": self.iga(experiment),
+                    "seeds": {name: entries[-1]["seed"] for name, entries in self.logs[experiment].entries.items()},
+                    "invocations": [*previous.get("invocations", []), invocation],
+                },
+            )
+
+    def user_models_specs(self) -> dict[str, str]:
+        return ModelSet.from_specs({**self.plan.helper_models, "judge": self.plan.judge_model}, everything=self.plan.user_model).specs
+
+
+def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:
+    out = ["", f"{'experiment':<48} {'dialogues':>9} {'success':>8} {'pass':>8} {'align':>8} {'IGA':>6} {'cost $':>9}"]
+    for experiment, block in blocks.items():
+        progress = runner.progress[experiment]
+        iga = runner.iga(experiment)
+
+        def fmt(metric: str, block: ScoreBlock = block) -> str:
+            value = block.mean(metric)
+            return f"{value:8.2f}" if value is not None else f"{'-':>8}"
+
+        out.append(
+            f"{progress.name:<48} {block.total_graded:>4}/{progress.total:<4} {fmt('success_rate')} {fmt('pass_rate')} "
+            f"{fmt('goal_align')} {(f'{iga:6.1f}' if iga is not None else '     -')} {progress.ledger.total().cost_usd:9.4f}"
+        )
+    total = runner.ledger.to_dict()["by_role"]
+    out.append(
+        "cost by role: "
+        + ", ".join(f"{role} ${u['cost_usd']:.4f} ({u['calls']} calls, {u['retries']} retries)" for role, u in total.items())
+    )
+    return out
