@@ -2,11 +2,16 @@
 
 Generation runs in a worker thread (the event loop stays free) and one at a time per model
 (a CPU model gains nothing from parallel generate calls and would only thrash).
+
+Prefix caching: an agent re-sends its whole growing conversation at every step, so the key/value
+cache of recent prompts is kept (a few entries, least recently used first out) and a new prompt
+only computes the tokens after its longest cached prefix. Outputs are the same as without it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from typing import Any
 
@@ -14,6 +19,52 @@ from shared.errors import ConfigError, ModelError
 from shared.llm.base import BaseChatModel, Completion, Message
 
 DEFAULT_MAX_NEW_TOKENS = 512
+PREFIX_CACHE_ENTRIES = 4
+MIN_REUSED_TOKENS = 32
+
+
+class PrefixCache:
+    """Key/value caches of recent prompts, for reuse by prompts that start the same way."""
+
+    def __init__(self, entries: int = PREFIX_CACHE_ENTRIES) -> None:
+        self.entries = entries
+        self.items: list[tuple[list[int], Any]] = []  # (token ids the cache covers, cache)
+        self.reused_tokens = 0
+        self.computed_tokens = 0
+
+    def take(self, ids: list[int]) -> tuple[Any, int]:
+        """A private copy of the best cache for `ids`, cropped to the shared prefix, and its length."""
+        best, best_len = None, 0
+        for index, (cached_ids, _cache) in enumerate(self.items):
+            n = 0
+            limit = min(len(cached_ids), len(ids) - 1)  # at least one token must be computed
+            while n < limit and cached_ids[n] == ids[n]:
+                n += 1
+            if n > best_len:
+                best, best_len = index, n
+        if best is None or best_len < MIN_REUSED_TOKENS:
+            self.computed_tokens += len(ids)
+            return None, 0
+        cached_ids, cache = self.items.pop(best)
+        self.items.append((cached_ids, cache))  # most recently used last
+        mine = copy.deepcopy(cache)
+        surplus = mine.get_seq_length() - best_len
+        if surplus > 0:
+            mine.crop(-surplus)  # transformers 5: a negative count removes that many tokens
+        self.reused_tokens += best_len
+        self.computed_tokens += len(ids) - best_len
+        return mine, best_len
+
+    def put(self, ids: list[int], cache: Any) -> None:
+        self.items.append((ids, cache))
+        del self.items[: max(0, len(self.items) - self.entries)]
+
+
+def _cache_keyword() -> str:
+    """transformers 5 calls the generate argument `cache`; 4.x called it `past_key_values`."""
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+    return "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
 
 
 class HFLocalModel(BaseChatModel):
@@ -24,6 +75,7 @@ class HFLocalModel(BaseChatModel):
         self.device = device
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+        self.prefix_cache = PrefixCache()
         kw.setdefault("max_concurrency", 1)
         super().__init__(spec, source, f"inprocess:{source}", **kw)
 
@@ -69,12 +121,20 @@ class HFLocalModel(BaseChatModel):
                 options["stop_strings"] = list(params["stop"])
                 options["tokenizer"] = tokenizer
             prompt_len = int(inputs["input_ids"].shape[1])
+            ids = inputs["input_ids"][0].tolist()
+            past, _ = self.prefix_cache.take(ids)
+            if past is not None:
+                options[_cache_keyword()] = past
             try:
                 with torch.inference_mode():
-                    output = model.generate(**inputs, **options)
+                    output = model.generate(**inputs, **options, return_dict_in_generate=True)
             except RuntimeError as exc:
                 raise ModelError(f"{self.where()} failed to generate: {str(exc).splitlines()[0]}") from None
-            new = output[0][prompt_len:]
+            cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+            if cache is not None and hasattr(cache, "crop"):
+                covered = cache.get_seq_length()
+                self.prefix_cache.put(output.sequences[0][:covered].tolist(), cache)
+            new = output.sequences[0][prompt_len:]
             text = tokenizer.decode(new, skip_special_tokens=True)
             for stop in params.get("stop") or []:
                 text = text.split(stop)[0]
