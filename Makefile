@@ -24,7 +24,7 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
 	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) $(EXTRA)
 
-.PHONY: help setup data data-reference test lint format serve-local clean simulate demo
+.PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench
 
 help: ## list the targets with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,9 @@ demo: setup ## first result, no key: embedded model as agent and user on one Mul
 	$(BIN)/ncusim data --env multiwoz
 	$(BIN)/ncusim simulate --env multiwoz --models local --user-model local --behaviors normal --n 1 \
 	  --scenarios PMUL0095 --attempts 1 --max-steps 10 --results results/demo
+
+bench: setup ## benchmarks (results/bench/): runner throughput vs the ideal with a fixed-delay model server
+	$(BIN)/ncusim bench
 
 test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set)
 	$(BIN)/ruff check .

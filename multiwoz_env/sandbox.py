@@ -8,6 +8,7 @@ inspected, replayed and re-graded later. No subprocess, no chdir: an API call is
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -57,7 +58,7 @@ class Sandbox:
             if path.name.endswith(NO_BOOK_SUFFIX):
                 no_book[path.name[: -len(NO_BOOK_SUFFIX)]] = read_json(path)
             elif path.name.endswith("_db.json"):
-                db[path.name[: -len("_db.json")]] = read_json(path)
+                db[path.name[: -len("_db.json")]] = _read_db(path)
         if with_reservations:
             tables = {p.name[: -len("_book_db.json")]: read_json(p) for p in sorted((folder / "reservation").glob("*_book_db.json"))}
         else:
@@ -160,6 +161,23 @@ class Sandbox:
     def _save(self, domain: str) -> None:
         if self.folder is not None:
             write_json_atomic(self.folder / "reservation" / f"{domain}_book_db.json", self._tables[domain])
+
+
+_PARSED: dict[bytes, list[dict[str, Any]]] = {}
+
+
+def _read_db(path: Path) -> list[dict[str, Any]]:
+    """A folder's db file, parsed once per distinct content (most folders hold pristine copies).
+
+    The parsed list is shared: APIs never mutate db entities (they return copies)."""
+    raw = path.read_bytes()
+    key = hashlib.sha1(raw).digest()
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        parsed = _PARSED[key] = json.loads(raw)
+    return parsed
 
 
 def _matches_all(entity: dict[str, Any], query: dict[str, Any]) -> bool:

@@ -189,6 +189,20 @@ def simulate(
     typer.echo(f"finished in {time.monotonic() - started:.1f}s; results under {plan.root}")
 
 
+@app.command()
+def bench(
+    dialogues: Annotated[int, typer.Option(min=4, help="dialogues to run at once")] = 40,
+    delay: Annotated[float, typer.Option(min=0.01, help="seconds each model call takes")] = 1.0,
+) -> None:
+    """Runner throughput against a fixed-delay model server: dialogues/s and wall time / ideal."""
+    from shared.bench import run_bench
+    from shared.data import require
+
+    require("multiwoz")
+    report = run_bench(dialogues=dialogues, delay=delay)
+    typer.echo(json.dumps(report, indent=2))
+
+
 @app.command("prepare-local")
 def prepare_local() -> None:
     """Convert the embedded default model once and print its folder (used by `make serve-local`)."""

@@ -52,11 +52,13 @@ def _agent_text_file(messages: list[dict[str, str]]) -> str:
     return "".join((f"User:{m['content']}" if m["role"] == "user" else m["content"]) + "\n\n" for m in messages)
 
 
-def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord) -> None:
+def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
+    """The agent's chat after every step; the files derived from it once, at the end."""
     messages = env.agent_messages(episode, record.history)
     write_json_atomic(record.folder / "dial_hist_system_list.json", messages)
-    write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
-    write_json_atomic(record.folder / "agent_response_list.json", record.responses)
+    if final:
+        write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
+        write_json_atomic(record.folder / "agent_response_list.json", record.responses)
 
 
 async def converse(
@@ -97,6 +99,7 @@ async def converse(
         record.turns.append(("agent", agent_text))
         record.transcript += profile.transcript_agent.format(text=agent_text) + "\n"
         user_text = await user.reply(agent_text)
+    _save_agent_view(env, episode, record, final=True)
     write_json_atomic(folder / "dialogue_stats.json", record.stats(episode))
     user.save(folder)
     return record

@@ -1,6 +1,10 @@
-"""The one way the kit writes files: atomically (temp file in the same folder, fsync, rename).
+"""The one way the kit writes files: atomically (temp file in the same folder, then rename).
 
-A reader, a crash or a Ctrl-C never sees a half-written file: it sees the old one or the new one.
+A reader, a killed process or a Ctrl-C never sees a half-written file: it sees the old one or the
+new one. There is no fsync: rename is atomic against process crashes, which is what resuming a
+run needs; after a power loss a file may be missing or stale and is then redone or re-verified
+(dialogues are rerun when incomplete, data files are checked by SHA-256). fsync per file cost
+more than the rest of the runner's own work together (`make bench`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
