@@ -8,7 +8,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -102,6 +102,16 @@ def score(
         raise typer.Exit(2)
 
 
+def _behavior(text: str, pbus: bool) -> Any:
+    """A behaviour name (`tangential+impatience`) or one of the paper's YAML files (non_coll_*.yaml)."""
+    from shared.usersim import Behaviors
+
+    if text.endswith((".yaml", ".yml")):
+        loaded = Behaviors.from_yaml(text)
+        return Behaviors(**{**loaded.as_config(), "is_pbus": loaded.is_pbus or pbus})
+    return Behaviors.parse(text, pbus=pbus)
+
+
 def _split_list(value: str) -> list[str]:
     return [part for chunk in value.replace(",", " ").split() if (part := chunk.strip())]
 
@@ -110,7 +120,9 @@ def _split_list(value: str) -> list[str]:
 def simulate(
     env: Annotated[EnvName, typer.Option(help="the environment")] = EnvName.multiwoz,
     models: Annotated[str | None, typer.Option(help="agent model specs, space or comma separated (default gpt-4.1-nano)")] = None,
-    behaviors: Annotated[str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience)")] = "normal",
+    behaviors: Annotated[
+        str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience); or the paper's YAML files")
+    ] = "normal",
     n: Annotated[int, typer.Option(help="simulations per scenario")] = 4,
     subset: Annotated[int, typer.Option(help="per-shard cap (MultiWOZ O): 0 = all 89 test scenarios")] = 0,
     split: Annotated[str, typer.Option(help="test or train")] = "test",
@@ -132,7 +144,6 @@ def simulate(
     from shared import runner as r
     from shared.data import require
     from shared.llm.keys import lookup
-    from shared.usersim import Behaviors
 
     if models is None:
         if not lookup("OPENAI_API_KEY"):
@@ -143,7 +154,6 @@ def simulate(
         models = "gpt-4.1-nano"
     if split not in ("test", "train"):
         raise ConfigError(f"unknown split {split!r}: choose test or train")
-    require(env.value)
     user = user_model or "gpt-4.1-mini"
     overrides = {}
     for item in helper or []:
@@ -159,7 +169,7 @@ def simulate(
     plan = r.RunPlan(
         env=env.value,
         models=_split_list(models),
-        behaviors=[Behaviors.parse(b, pbus=pbus) for b in _split_list(behaviors.replace(" ", ""))],
+        behaviors=[_behavior(b, pbus) for b in _split_list(behaviors.replace(" ", ""))],
         n=n,
         subset=subset,
         split=split,
@@ -176,6 +186,8 @@ def simulate(
         user_max_tokens=user_max_tokens,
         env_options={"max_steps": max_steps} if max_steps else {},
     )
+    plan.validate()
+    require(env.value)
     run = r.Runner(plan, echo=typer.echo)
     started = time.monotonic()
     blocks = asyncio.run(run.run())

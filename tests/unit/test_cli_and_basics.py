@@ -40,6 +40,10 @@ def test_chat_with_a_scripted_model(tmp_path: Path) -> None:
         (["chat", "hi", "--model", "gpt-4.1-mini"], "OPENAI_API_KEY is not set"),
         (["chat", "hi", "--model", "http://127.0.0.1:1/v1"], "names no model"),
         (["data", "--env", "tau", "--reference"], "reference dialogue folders exist for multiwoz only"),
+        (["simulate"], "OPENAI_API_KEY is not set: set it (or put it in .env) for the paper's setup, or run the embedded model"),
+        (["simulate", "--models", "local", "--behaviors", "grumpy"], "unknown behaviour 'grumpy'"),
+        (["simulate", "--models", "local", "--n", "0"], "N must be at least 1"),
+        (["simulate", "--models", "local", "--behaviors", "missing.yaml"], "cannot read behaviour file missing.yaml"),
     ],
 )
 def test_errors_are_one_line_without_traceback(args: list[str], expected: str) -> None:
