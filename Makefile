@@ -24,7 +24,7 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
 	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) $(EXTRA)
 
-.PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench
+.PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench fidelity
 
 help: ## list the targets with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,9 @@ demo: setup ## first result, no key: embedded model as agent and user on one Mul
 
 bench: setup ## benchmarks (results/bench/): runner throughput vs the ideal with a fixed-delay model server
 	$(BIN)/ncusim bench
+
+fidelity: setup ## every oracle comparison in full (also the slow Tau reward cases of all 157 tasks)
+	NCUSIM_FULL_FIDELITY=1 $(BIN)/python -m pytest -q tests/fidelity tests/tau
 
 test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set)
 	$(BIN)/ruff check .

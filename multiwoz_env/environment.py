@@ -10,7 +10,7 @@ from typing import Any
 
 from multiwoz_env import goal_items as items
 from multiwoz_env import protocol, resources, scenarios
-from multiwoz_env.grader import GraderOptions, write_grade
+from multiwoz_env.grader import GRADE_FILE, GraderOptions, write_grade
 from multiwoz_env.sandbox import Sandbox
 from shared.environment import ActResult, Scenario, UserProfile
 from shared.files import read_json, write_json_atomic, write_text_atomic
@@ -46,6 +46,7 @@ class MultiwozEnvironment:
     ) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
         self.max_steps = max_steps
+        self.grade_file = GRADE_FILE
         self.grader = GraderOptions(strict_taxi_time=strict_taxi_time, fix_apostrophe_names=fix_apostrophe_names)
         self.user_profile = UserProfile(
             greeting=GREETING,
@@ -109,6 +110,9 @@ class MultiwozEnvironment:
 
     def grade(self, folder: Path) -> dict[str, Any]:
         return write_grade(folder, self.grader)
+
+    def read_grade(self, folder: Path) -> dict[str, Any]:
+        return read_json(Path(folder) / GRADE_FILE)
 
     def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]:
         """(passed, share of domains passed) from a grading_result.json dict."""

@@ -37,13 +37,15 @@ class DialogueRecord:
     n_turn: int = 0
     ended_by: str = ""  # "stop" | "budget"
 
-    def stats(self, episode: Any) -> dict[str, int]:
+    def stats(self, episode: Any) -> dict[str, Any]:
+        """The original's dialogue_stats.json keys, plus how the dialogue ended (`stop` or `budget`)."""
         return {
             "n_reasoning": int(getattr(episode, "n_reasoning", len(self.responses))),
             "n_turn": self.n_turn,
             "n_api_call": int(getattr(episode, "n_api_call", 0)),
             "n_retriever_call": 0,
             "n_read_docs": 0,
+            "ended_by": self.ended_by,
         }
 
 
@@ -89,7 +91,9 @@ async def converse(
             )
             result = env.act(episode, reply.text)
             record.responses.append(result.reply)
-            record.history += [{"role": "assistant", "content": result.reply}, {"role": "system", "content": result.observation}]
+            record.history.append({"role": "assistant", "content": result.reply})
+            if result.observation is not None:
+                record.history.append({"role": result.observation_role, "content": result.observation})
             _save_agent_view(env, episode, record)
         record.n_turn += 1
         if result.budget_exhausted:  # no user reply; the last agent text never reaches the transcript

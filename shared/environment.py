@@ -47,18 +47,20 @@ class ActResult:
     """Outcome of one agent step."""
 
     reply: str  # the agent reply as kept in the history (after the environment's normalisation)
-    observation: str  # what the agent sees next, appended to its history
+    observation: str | None  # what the agent sees next, appended to its history (None: nothing)
     turn_over: bool = False  # the agent talked (or ran out of steps): the user speaks next
     user_text: str | None = None  # what the user hears when the turn is over
     budget_exhausted: bool = False  # no agent steps left: the dialogue ends after this step
     api_call: str | None = None  # the API the step called, if any
     process_reward: float = 0.0  # the original's per-step reward (0, 0.5, 1)
+    observation_role: str = "system"  # MultiWOZ observations are system messages, Tau's user messages
 
 
 @runtime_checkable
 class Environment(Protocol):
     name: str
     user_profile: UserProfile
+    grade_file: str  # the file whose presence (with goal_align_result.json) marks a finished dialogue
 
     def scenarios(self, split: str = "test", subset: int = 0, ids: Sequence[str] | None = None) -> list[Scenario]: ...
 
@@ -73,6 +75,8 @@ class Environment(Protocol):
     def act(self, episode: Any, agent_reply: str) -> ActResult: ...
 
     def grade(self, folder: Path) -> dict[str, Any]: ...
+
+    def read_grade(self, folder: Path) -> dict[str, Any]: ...
 
     def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]: ...
 

@@ -120,8 +120,9 @@ def seed_for(plan: RunPlan, spec: DialogueSpec, attempt: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)
 
 
-def is_complete(folder: Path) -> bool:
-    return (folder / "grading_result.json").is_file() and (folder / "goal_align_result.json").is_file()
+def is_complete(folder: Path, grade_file: str = "grading_result.json") -> bool:
+    """Graded and judged: the original's rule (MultiWOZ grades to grading_result.json, Tau to eval_result.json)."""
+    return (folder / grade_file).is_file() and (folder / "goal_align_result.json").is_file()
 
 
 class RegenerationLog:
@@ -299,7 +300,7 @@ class Runner:
     # --- passes -------------------------------------------------------------------------
 
     def needs_run(self, spec: DialogueSpec) -> bool:
-        if not is_complete(spec.folder):
+        if not is_complete(spec.folder, self.env.grade_file):
             return True
         if read_aligned(spec.folder):
             return False
@@ -309,10 +310,10 @@ class Runner:
         by_experiment: dict[Path, list[DialogueScore]] = {}
         for spec in specs:
             by_experiment.setdefault(spec.experiment, [])
-            if not is_complete(spec.folder):
+            if not is_complete(spec.folder, self.env.grade_file):
                 continue
             try:
-                passed, fraction = self.env.outcome(read_json(spec.folder / "grading_result.json"))
+                passed, fraction = self.env.outcome(self.env.read_grade(spec.folder))
             except (OSError, ValueError):
                 continue
             by_experiment[spec.experiment].append(DialogueScore(spec.folder, spec.n, passed, fraction, read_aligned(spec.folder)))
@@ -363,7 +364,9 @@ class Runner:
                     attempt = self.next_attempt_number(experiment)
                     append_score_block(self.score_list_path(experiment), block, attempt)
             self.print_progress()
-            if all(read_aligned(s.folder) for s in specs if is_complete(s.folder)) and all(is_complete(s.folder) for s in specs):
+            if all(read_aligned(s.folder) for s in specs if is_complete(s.folder, self.env.grade_file)) and all(
+                is_complete(s.folder, self.env.grade_file) for s in specs
+            ):
                 break
         if not blocks:
             blocks = self.score(specs)
@@ -426,7 +429,7 @@ class Runner:
                     "versions": versions,
                     "models": {"agent": mine[0].model, "user": self.user_models_specs()},
                     "dialogues": len(mine),
-                    "complete": sum(is_complete(s.folder) for s in mine),
+                    "complete": sum(is_complete(s.folder, self.env.grade_file) for s in mine),
                     "iga": self.iga(experiment),
                     "seeds": {name: entries[-1]["seed"] for name, entries in self.logs[experiment].entries.items()},
                     "invocations": [*previous.get("invocations", []), invocation],

@@ -147,7 +147,7 @@ def score_tree(env: Environment, root: Path, regrade: bool) -> TreeScore:
             result.failures.append((folder, "name has no _<n> run suffix"))
             continue
         try:
-            grade = env.grade(folder) if regrade else json.loads((folder / "grading_result.json").read_text())
+            grade = env.grade(folder) if regrade else env.read_grade(folder)
             passed, fraction = env.outcome(grade)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             result.failures.append((folder, f"cannot be graded: {type(exc).__name__}: {exc}"))

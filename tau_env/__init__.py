@@ -2,5 +2,6 @@
 
 from tau_env.db import data_hash, load_db
 from tau_env.env import call_tool
+from tau_env.reward import calculate_reward
 
-__all__ = ["call_tool", "data_hash", "load_db"]
+__all__ = ["calculate_reward", "call_tool", "data_hash", "load_db"]
