@@ -9,13 +9,13 @@ cache, which both the in-process backend and `transformers serve` load quickly.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from shared.data import sha256_of
 from shared.errors import ConfigError
 from shared.paths import cache_dir
 
@@ -42,14 +42,6 @@ def converted_folder() -> Path:
     return cache_dir() / "models" / f"smollm2-135m-instruct-{GGUF_SHA256[:12]}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def ensure_embedded_model() -> Path:
     """The converted folder, building it on first use (once, even with several processes racing)."""
     target = converted_folder()
@@ -61,7 +53,7 @@ def ensure_embedded_model() -> Path:
         if (target / MARKER).is_file():
             return target
         source = gguf_file()
-        got = _sha256(source)
+        got = sha256_of(source)
         if got != GGUF_SHA256:
             raise ConfigError(f"{source} has SHA-256 {got[:12]}…, expected {GGUF_SHA256[:12]}…: reinstall {PACKAGE}=={PACKAGE_VERSION}")
         try:
