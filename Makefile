@@ -22,7 +22,8 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(MODELS),--models "$(MODELS)") $(if $(USER_MODEL),--user-model "$(USER_MODEL)") \
 	$(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
-	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) $(EXTRA)
+	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(EXTRA)
 
 .PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench fidelity
 
@@ -45,7 +46,8 @@ data: setup ## fetch and verify the upstream data (NCUSIM_DATA_MIRROR=<dir> copi
 data-reference: setup ## fetch the reference dialogue folders of the published training sets
 	$(BIN)/ncusim data --reference
 
-simulate: setup ## simulate + grade + judge + score: ENV MODELS BEHAVIORS N SUBSET [USER_MODEL PBUS=1 SPLIT SCENARIOS LIMIT]
+simulate: setup ## simulate + grade + judge + score: ENV MODELS BEHAVIORS N SUBSET [USER_MODEL PBUS=1 SPLIT SCENARIOS LIMIT DOMAINS]
+	$(BIN)/ncusim data --env $(ENV)
 	$(BIN)/ncusim simulate $(SIM_ARGS)
 
 demo: setup ## first result, no key: embedded model as agent and user on one MultiWOZ scenario, scored

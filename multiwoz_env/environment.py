@@ -108,6 +108,9 @@ class MultiwozEnvironment:
 
     # --- grading ------------------------------------------------------------------------
 
+    def save_dialogue(self, episode: Episode, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
+        """Nothing beyond the shared files: the conversation loop already wrote MultiWOZ's."""
+
     def grade(self, folder: Path) -> dict[str, Any]:
         return write_grade(folder, self.grader)
 

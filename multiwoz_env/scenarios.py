@@ -14,11 +14,17 @@ from shared.environment import Scenario
 from shared.errors import ConfigError
 
 
+def clean_goal_text(text: str) -> str:
+    """The goal sentence as the original's simulator used it: the quotes around the goal dropped."""
+    text = text.replace("Your current goal is '", "Your current goal is ")
+    return text[:-1] if text.endswith("'") else text
+
+
 def scenario_from_goal(goal: dict[str, Any], split: str) -> Scenario:
     return Scenario(
         id=goal["dial_idx"],
         domains=tuple(goal["domains"]),
-        goal_text=goal["goal_text"],
+        goal_text=clean_goal_text(goal["goal_text"]),
         goal=goal["goal_dict"],
         split=split,
     )

@@ -116,6 +116,19 @@ def _split_list(value: str) -> list[str]:
     return [part for chunk in value.replace(",", " ").split() if (part := chunk.strip())]
 
 
+def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_steps": max_steps} if max_steps else {}
+    if domains:
+        if env is not EnvName.tau:
+            raise ConfigError("--domains applies to tau only (MultiWOZ scenarios choose their own domains)")
+        chosen = _split_list(domains)
+        unknown = sorted(set(chosen) - {"airline", "retail"})
+        if unknown or not chosen:
+            raise ConfigError(f"unknown Tau domain(s) {', '.join(unknown) or repr(domains)}: choose airline, retail")
+        options["domains"] = tuple(dict.fromkeys(chosen))
+    return options
+
+
 @app.command()
 def simulate(
     env: Annotated[EnvName, typer.Option(help="the environment")] = EnvName.multiwoz,
@@ -136,6 +149,7 @@ def simulate(
     concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = 32,
     seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
     max_steps: Annotated[int | None, typer.Option(help="agent steps per dialogue (the paper: 30)")] = None,
+    domains: Annotated[str | None, typer.Option(help="tau: airline, retail or both (default both)")] = None,
     agent_max_tokens: Annotated[int | None, typer.Option(help="cap on agent reply tokens (default: none for APIs, 160 local)")] = None,
     user_max_tokens: Annotated[int | None, typer.Option(help="cap on simulator reply tokens (default: none for APIs, 80 local)")] = None,
     results: Annotated[Path | None, typer.Option(help="results folder (default results/ or NCUSIM_RESULTS)")] = None,
@@ -184,7 +198,7 @@ def simulate(
         results=results,
         agent_max_tokens=agent_max_tokens,
         user_max_tokens=user_max_tokens,
-        env_options={"max_steps": max_steps} if max_steps else {},
+        env_options=_env_options(env, max_steps, domains),
     )
     plan.validate()
     require(env.value)

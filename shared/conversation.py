@@ -106,6 +106,7 @@ async def converse(
     _save_agent_view(env, episode, record, final=True)
     write_json_atomic(folder / "dialogue_stats.json", record.stats(episode))
     user.save(folder)
+    env.save_dialogue(episode, folder, env.agent_messages(episode, record.history), user)
     return record
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from shared.errors import ConfigError
@@ -40,6 +41,22 @@ class UserProfile:
     judge_lenient: bool = False  # Tau: an item the agent proposed and the user accepted counts
     judge_counts_extras: bool = True  # MultiWOZ: the unavailable-service goals must be stated too
     extras: dict[str, Any] = field(default_factory=dict)
+    # The simulator's own files in a dialogue folder, by role; None: the environment writes its
+    # own version in `save_dialogue` (Tau's dialogue_state_list.json has another shape).
+    files: Mapping[str, str | None] = field(default_factory=lambda: MULTIWOZ_USER_FILES)
+
+
+MULTIWOZ_USER_FILES: Mapping[str, str | None] = MappingProxyType(
+    {
+        "config": "non_coll_config.json",
+        "persona": "persona.txt",
+        "prompt": "base_prompt.txt",
+        "dialogue_state": "dialogue_state_list.json",
+        "tangential": "tangential_config.json",
+        "respond_results": "tangential_respond_result_list.json",
+        "messages": "user_message_list.json",
+    }
+)
 
 
 @dataclass
@@ -73,6 +90,10 @@ class Environment(Protocol):
     def agent_messages(self, episode: Any, history: list[dict[str, str]]) -> list[dict[str, str]]: ...
 
     def act(self, episode: Any, agent_reply: str) -> ActResult: ...
+
+    def save_dialogue(self, episode: Any, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
+        """Write the environment's own end-of-dialogue files (after the simulator's); may do nothing."""
+        ...
 
     def grade(self, folder: Path) -> dict[str, Any]: ...
 

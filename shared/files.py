@@ -33,9 +33,9 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 4) -> None:
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 4, ensure_ascii: bool = True) -> None:
     """JSON with indent 4 by default, as the original writes every dialogue-folder file."""
-    write_text_atomic(path, json.dumps(obj, indent=indent))
+    write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -36,7 +36,7 @@ from shared.llm.base import ChatModel
 from shared.llm.keys import redact
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
 from shared.paths import results_dir
-from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned
+from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
 from shared.usersim import Behaviors, ModelSet, UserSimulator
 
 LOCAL_PREFIXES = ("local", "hf:", "scripted:")
@@ -317,7 +317,8 @@ class Runner:
             except (OSError, ValueError):
                 continue
             by_experiment[spec.experiment].append(DialogueScore(spec.folder, spec.n, passed, fraction, read_aligned(spec.folder)))
-        return {exp: aggregate(scores) for exp, scores in by_experiment.items()}
+        group = getattr(self.env, "score_group", None)
+        return {exp: aggregate(scores, group) for exp, scores in by_experiment.items()}
 
     def score_list_path(self, experiment: Path) -> Path:
         relative = experiment.relative_to(self.plan.root)
@@ -362,7 +363,7 @@ class Runner:
             for experiment, block in blocks.items():
                 if any(s.experiment == experiment for s in todo):
                     attempt = self.next_attempt_number(experiment)
-                    append_score_block(self.score_list_path(experiment), block, attempt)
+                    append_score_block(self.score_list_path(experiment), block, attempt, score_format(self.env))
             self.print_progress()
             if all(read_aligned(s.folder) for s in specs if is_complete(s.folder, self.env.grade_file)) and all(
                 is_complete(s.folder, self.env.grade_file) for s in specs

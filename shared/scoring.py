@@ -20,6 +20,26 @@ from shared.environment import Environment
 from shared.files import write_text_atomic
 
 METRICS = ("success_rate", "pass_rate", "goal_align")
+
+
+@dataclass(frozen=True)
+class ScoreFormat:
+    """How an environment's original evaluator printed a score_list block."""
+
+    header: str = "Attempt {attempt}:"
+    indent: str = ""
+    order: tuple[str, ...] = (
+        "success_rate_mean",
+        "success_rate_values",
+        "pass_rate_mean",
+        "pass_rate_values",
+        "goal_align_mean",
+        "goal_align_values",
+        "total_graded_cnt",
+    )
+
+
+MULTIWOZ_FORMAT = ScoreFormat()
 _RUN_INDEX = re.compile(r"_(\d+)$")
 
 
@@ -61,6 +81,7 @@ class ScoreBlock:
     runs: list[int] = field(default_factory=list)
     total_graded: int = 0
     missing_alignment: int = 0
+    groups: dict[str, ScoreBlock] = field(default_factory=dict)  # e.g. Tau's per-domain blocks
 
     def mean(self, metric: str) -> float | None:
         return mean(self.values[metric]) if self.values.get(metric) else None
@@ -75,24 +96,38 @@ class ScoreBlock:
             out.append(f"{metric}_std: {pstdev(values):.3f}" if values else f"{metric}_std: nan")
             out.append("")
         out.append(f"total_graded_cnt: {self.total_graded}")
+        for name, group in self.groups.items():
+            rate = group.mean("success_rate")
+            shown = f"{rate:.3f}" if rate is not None else "nan"
+            values = group.values["success_rate"]
+            out.append(f"{name}: success_rate_mean {shown}, success_rate_values {values}, graded {group.total_graded}")
         return out
 
-    def attempt_lines(self) -> list[str]:
+    def attempt_lines(self, fmt: ScoreFormat = MULTIWOZ_FORMAT) -> list[str]:
         """The seven lines of a score_list block, in the original's order."""
-        out: list[str] = []
+        lines = {"total_graded_cnt": f"total_graded_cnt: {self.total_graded}"}
         for metric in METRICS:
             values = self.values.get(metric, [])
-            out.append(f"{metric}_mean: {mean(values):.3f}" if values else f"{metric}_mean: ")
-            out.append(f"{metric}_values: {values}")
-        out.append(f"total_graded_cnt: {self.total_graded}")
-        return out
+            lines[f"{metric}_mean"] = f"{metric}_mean: {mean(values):.3f}" if values else f"{metric}_mean: "
+            lines[f"{metric}_values"] = f"{metric}_values: {values}"
+        return [fmt.indent + lines[key] for key in fmt.order]
 
 
-def aggregate(scores: Iterable[DialogueScore]) -> ScoreBlock:
+def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None] | None = None) -> ScoreBlock:
+    """Rates per run index, runs in ascending order; with `group`, also one block per group
+    (the group of a folder name, e.g. Tau's domain)."""
+    scores = list(scores)
     by_run: dict[int, list[DialogueScore]] = {}
     for score in scores:
         by_run.setdefault(score.run, []).append(score)
     block = ScoreBlock(values={m: [] for m in METRICS})
+    if group is not None:
+        by_group: dict[str, list[DialogueScore]] = {}
+        for score in scores:
+            name = group(score.folder.name)
+            if name is not None:
+                by_group.setdefault(name, []).append(score)
+        block.groups = {name: aggregate(members) for name, members in sorted(by_group.items())}
     for run in sorted(by_run):
         group = sorted(by_run[run], key=lambda s: s.folder.name)
         n = len(group)
@@ -105,12 +140,12 @@ def aggregate(scores: Iterable[DialogueScore]) -> ScoreBlock:
     return block
 
 
-def append_score_block(path: Path, block: ScoreBlock, attempt: int) -> str:
-    """Append `Attempt k:` and the seven lines, each ending in a newline, as the original's echo
-    lines did; a block after the first starts with two empty lines."""
+def append_score_block(path: Path, block: ScoreBlock, attempt: int, fmt: ScoreFormat = MULTIWOZ_FORMAT) -> str:
+    """Append the `Attempt k` header and the seven lines, each ending in a newline, as the
+    original's echo lines did; a block after the first starts with two empty lines."""
     previous = path.read_text() if path.is_file() else ""
-    header = f"Attempt {attempt}:\n" if not previous else f"\n\nAttempt {attempt}:\n"
-    text = previous + header + "".join(line + "\n" for line in block.attempt_lines())
+    header = ("" if not previous else "\n\n") + fmt.header.format(attempt=attempt) + "\n"
+    text = previous + header + "".join(line + "\n" for line in block.attempt_lines(fmt))
     write_text_atomic(path, text)
     return text
 
@@ -154,5 +189,10 @@ def score_tree(env: Environment, root: Path, regrade: bool) -> TreeScore:
             continue
         result.graded += 1
         scores.setdefault(folder.parent, []).append(DialogueScore(folder, run, passed, fraction, read_aligned(folder)))
-    result.blocks = {parent: aggregate(group) for parent, group in sorted(scores.items())}
+    group = getattr(env, "score_group", None)
+    result.blocks = {parent: aggregate(members, group) for parent, members in sorted(scores.items())}
     return result
+
+
+def score_format(env: Environment) -> ScoreFormat:
+    return getattr(env, "score_format", MULTIWOZ_FORMAT)

@@ -4,14 +4,16 @@ The agent sees the domain policy (wiki), the tool schemas (transfer hidden, as i
 a ReAct instruction; each reply is one action, `{"name": ..., "arguments": {...}}` after
 `Action:`. `respond` talks to the user; any other name runs a tool and the agent reads
 `API output: <observation>`; the hidden transfer tool ends the dialogue. 30 steps in all.
-Grading replays the dialogue's recorded actions on a pristine DB (tools are deterministic) and
-applies v1's reward, so a folder can be re-graded from its own files.
+Grading re-parses the agent's messages in `reasoning_trajectory.json`, replays their actions on
+a pristine DB (tools are deterministic) and applies v1's reward, so a folder is re-graded from the
+original's own files: ours and the published ones alike. Folder names are `<domain>_<task>_<trial>`.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,7 +22,9 @@ from typing import Any
 
 from shared.environment import ActResult, Scenario, UserProfile
 from shared.errors import ConfigError
-from shared.files import read_json, write_json_atomic
+from shared.files import read_json, write_json_atomic, write_text_atomic
+from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
+from shared.usersim.unavailable_service import JOIN
 from tau_env import tasks as task_data
 from tau_env.db import load_db
 from tau_env.env import TERMINAL_TOOLS, ToolOutputError, call_tool
@@ -31,14 +35,40 @@ PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"
 STOP_TOKEN = "###STOP###"
 MAX_STEPS = 30
-ACTIONS_FILE = "actions.json"
 GRADE_FILE = "eval_result.json"
+TRAJECTORY_FILES = ("reasoning_trajectory.json", "dial_hist_system_list.json")  # identical copies in the original
+FOLDER_NAME = re.compile(r"^(airline|retail)_(\d+)_(\d+)$")
+API_OUTPUT = "API output: "
+# The simulator's files under the original Tau names; the environment writes the config (with the
+# agent's model name) and dialogue_state_list.json (Tau's shape) itself.
+TAU_USER_FILES = {
+    "config": "non_coll_config.json",
+    "persona": "persona.txt",
+    "prompt": "prompt.txt",
+    "dialogue_state": None,
+    "tangential": "tangential_config.json",
+    "respond_results": "tangential_respond_result_list.json",
+    "messages": "dialogue_history.json",
+}
+# success_eval.py's block: the count first, two-space indent, "Attempt N" without a colon; pass
+# rate is a copy of success (v1 rewards are 0 or 1), airline and retail pooled per trial.
+TAU_SCORE_FORMAT = ScoreFormat(
+    header="Attempt {attempt}",
+    indent="  ",
+    order=("total_graded_cnt", *(key for key in MULTIWOZ_FORMAT.order if key != "total_graded_cnt")),
+)
 
 
 @cache
 def tool_schemas(domain: str, include_transfer: bool = False) -> tuple[dict[str, Any], ...]:
     schemas = json.loads(read_bytes(f"{ROOT}/{domain}_api_documentation_list.json"))
     return tuple(s for s in schemas if include_transfer or s["function"]["name"] not in TERMINAL_TOOLS)
+
+
+def service_catalogue(domain: str) -> list[dict[str, Any]]:
+    """The tools the unavailable-service helper is shown, as in the paper: every tool including the
+    hidden transfer (airline 13 without `think`, retail 16 with it)."""
+    return [s for s in tool_schemas(domain, include_transfer=True) if domain != "airline" or s["function"]["name"] != "think"]
 
 
 @cache
@@ -59,6 +89,32 @@ def parse_action(reply: str) -> tuple[str, dict[str, Any]]:
     return str(parsed["name"]), parsed["arguments"]
 
 
+def trajectory_actions(trajectory: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The episode's actions, re-parsed from the agent's messages (parsing is deterministic)."""
+    out = []
+    for message in trajectory:
+        if message.get("role") == "assistant":
+            name, arguments = parse_action(str(message.get("content", "")))
+            out.append({"name": name, "kwargs": arguments})
+    return out
+
+
+def ended_by_user(trajectory: Sequence[dict[str, Any]]) -> bool:
+    """The user's last reply (the last message, a user message that is not a tool output) stopped."""
+    if not trajectory:
+        return False
+    last = trajectory[-1]
+    content = str(last.get("content", ""))
+    return last.get("role") == "user" and not content.startswith(API_OUTPUT) and STOP_TOKEN in content
+
+
+def parse_folder_name(name: str) -> tuple[str, int, int]:
+    match = FOLDER_NAME.match(name)
+    if not match:
+        raise ValueError(f"a Tau dialogue folder is named <airline|retail>_<task>_<trial>, not {name!r}")
+    return match.group(1), int(match.group(2)), int(match.group(3))
+
+
 @dataclass
 class TauEpisode:
     scenario: Scenario
@@ -66,6 +122,7 @@ class TauEpisode:
     domain: str
     task_index: int
     db: dict[str, Any]
+    model_name: str | None = None
     actions: list[dict[str, Any]] = field(default_factory=list)
     n_reasoning: int = 0
     n_api_call: int = 0
@@ -91,7 +148,9 @@ class TauEnvironment:
             transcript_agent="Agent: {text}",
             judge_lenient=True,
             judge_counts_extras=False,
+            files=TAU_USER_FILES,
         )
+        self.score_format = TAU_SCORE_FORMAT
 
     # --- scenarios ----------------------------------------------------------------------
 
@@ -129,16 +188,20 @@ class TauEnvironment:
 
     def service_context(self, scenario: Scenario) -> dict[str, str]:
         domain = scenario.goal["domain"]
-        return {"domains": domain, "api_catalogue": json.dumps(list(tool_schemas(domain, include_transfer=True)))}
+        # The airline prompt of the paper adds a third rule; the retail one has two.
+        extra_rule = " Nor may a new goal replace an existing one: every existing goal stays as it is." if domain == "airline" else ""
+        return {"domains": domain, "api_catalogue": json.dumps(service_catalogue(domain), indent=1), "extra_rule": extra_rule}
+
+    def score_group(self, folder_name: str) -> str | None:
+        """Per-domain rows beside the pooled block (the original printed only the pooled rate)."""
+        match = FOLDER_NAME.match(folder_name)
+        return match.group(1) if match else None
 
     # --- one dialogue -------------------------------------------------------------------
 
     def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> TauEpisode:
         domain, index = scenario.goal["domain"], scenario.goal["task_index"]
-        folder = Path(folder)
-        write_json_atomic(folder / "task.json", {"domain": domain, "task_index": index, "model_name": model_name})
-        write_json_atomic(folder / ACTIONS_FILE, [])
-        return TauEpisode(scenario, folder, domain, index, load_db(domain), max_steps=self.max_steps)
+        return TauEpisode(scenario, Path(folder), domain, index, load_db(domain), model_name=model_name, max_steps=self.max_steps)
 
     def system_prompt(self, domain: str) -> str:
         instruction = (self.prompt_dir / "react_instruction.txt").read_text(encoding="utf-8")
@@ -151,7 +214,6 @@ class TauEnvironment:
         name, arguments = parse_action(agent_reply)
         episode.n_reasoning += 1
         episode.actions.append({"name": name, "kwargs": arguments})
-        write_json_atomic(episode.folder / ACTIONS_FILE, episode.actions)
         exhausted = episode.n_reasoning >= episode.max_steps
         if name == RESPOND:
             content = str(arguments.get("content", ""))
@@ -165,25 +227,62 @@ class TauEnvironment:
         episode.done_by_tool = episode.done_by_tool or ended
         return ActResult(
             reply=agent_reply,
-            observation=f"API output: {output}",
+            observation=API_OUTPUT + output,
             observation_role="user",
             turn_over=ended or exhausted,
             budget_exhausted=ended or exhausted,
             api_call=name,
         )
 
+    # --- files ------------------------------------------------------------------------
+
+    def save_dialogue(self, episode: TauEpisode, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
+        """The original's Tau files (run.py's save step): config with the agent model, goal, both
+        trajectory copies, the simulator's transcript and Tau's dialogue-state summary."""
+        folder = Path(folder)
+        write_json_atomic(folder / "non_coll_config.json", {**user.behaviors.as_config(), "model_name": episode.model_name})
+        goal = dict(task_data.goal_file(episode.domain, episode.task_index))
+        # the tag removed and the unavailable-service goals joined on (a PBUS topic is prompt-only)
+        extras = list(user.extra_goals)
+        goal["instruction"] = episode.scenario.goal_text + (JOIN.format(extras=repr(extras)) if extras else "")
+        write_json_atomic(folder / "goal_list.json", goal)
+        trajectory = with_reply_counters(agent_messages)
+        for name in TRAJECTORY_FILES:
+            write_json_atomic(folder / name, trajectory)
+        lines = [("User: " if m["role"] == "assistant" else "Agent: ") + str(m["content"]) for m in user.messages[2:]]
+        write_text_atomic(folder / "dialogue_history.txt", "\n\n".join(lines))
+        initial = self.goal_items(episode.scenario)  # without unavailable-service extras, as the original recomputed it
+        state = user.state
+        write_json_atomic(
+            folder / "dialogue_state_list.json",
+            {
+                "initial_dialogue_state_list": initial,
+                "remaining_dialogue_state_list": state.remaining,
+                "used_dialogue_state_list": state.used,
+                "all_info_provided": not state.remaining and set(state.used) == set(initial),
+            },
+            indent=2,
+        )
+
     # --- grading ------------------------------------------------------------------------
 
     def grade(self, folder: Path) -> dict[str, Any]:
-        """Replay the recorded actions on a pristine DB and apply v1's reward; write eval_result.json."""
+        """Replay the trajectory's actions on a pristine DB and apply v1's reward; write eval_result.json
+        in v1's shape. A published folder whose original run errored (not an AssertionError) stays
+        ungraded, as success_eval.py left it out."""
         folder = Path(folder)
-        task = read_json(folder / "task.json")
-        domain, index = task["domain"], task["task_index"]
-        actions = read_json(folder / ACTIONS_FILE)
-        stats = read_json(folder / "dialogue_stats.json") if (folder / "dialogue_stats.json").is_file() else {}
+        domain, index, trial = parse_folder_name(folder.name)
+        recorded = read_json(folder / GRADE_FILE) if (folder / GRADE_FILE).is_file() else {}
+        traceback = str((recorded.get("info") or {}).get("traceback") or "")
+        if traceback and "AssertionError" not in traceback:
+            raise ValueError("the original run of this dialogue errored; success_eval.py left it ungraded")
+        trajectory = self.read_trajectory(folder)
+        actions = trajectory_actions(trajectory)
         db = load_db(domain)
-        ended_by_transfer = False
+        source = "user"
+        transferred = False
         for action in actions:
+            source = "user" if action["name"] == RESPOND else action["name"]
             if action["name"] == RESPOND:
                 continue
             try:
@@ -191,30 +290,55 @@ class TauEnvironment:
             except ToolOutputError:
                 pass
             if action["name"] in TERMINAL_TOOLS:
-                ended_by_transfer = True
+                transferred = True
                 break
-        stopped = stats.get("ended_by") == "stop" or ended_by_transfer
-        result = reward_result(domain, index, db, actions) if stopped else None
-        grade = {
-            "task_id": index,
-            "reward": result["reward"] if result else 0.0,
-            "info": {"domain": domain, "reward_info": result, "source": "user" if not ended_by_transfer else TERMINAL_TOOLS[0]},
-            "trial": _trial(folder.name),
+        if ended_by_user(trajectory):
+            source = "user"
+        done = transferred or ended_by_user(trajectory)
+        result = reward_result(domain, index, db, actions) if done else None
+        task = task_data.tasks(domain)[index]
+        task_dump = {"user_id": task.user_id, "actions": [dict(a) for a in task.actions], "instruction": task.instruction}
+        info = {
+            "task": {**task_dump, "outputs": list(task.outputs)},
+            "source": source,
+            "user_cost": 0.0 if done else None,
+            "reward_info": result,
         }
-        write_json_atomic(folder / GRADE_FILE, grade, indent=2)
+        grade = {"task_id": index, "reward": result["reward"] if result else 0.0, "info": info, "trial": trial}
+        write_json_atomic(folder / GRADE_FILE, grade, indent=2, ensure_ascii=False)
         return grade
 
+    def read_trajectory(self, folder: Path) -> list[dict[str, Any]]:
+        for name in TRAJECTORY_FILES:
+            if (folder / name).is_file():
+                trajectory = read_json(folder / name)
+                if not isinstance(trajectory, list):
+                    raise ValueError(f"{name} is not a list of messages")
+                return trajectory
+        raise FileNotFoundError(f"no {' or '.join(TRAJECTORY_FILES)} in {folder}")
+
     def read_grade(self, folder: Path) -> dict[str, Any]:
-        return read_json(Path(folder) / GRADE_FILE)
+        grade = read_json(Path(folder) / GRADE_FILE)
+        traceback = str((grade.get("info") or {}).get("traceback") or "")
+        if traceback and "AssertionError" not in traceback:
+            raise ValueError("the original run of this dialogue errored; success_eval.py left it ungraded")
+        return grade
 
     def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]:
         reward = float(grade.get("reward", 0.0))
         return reward == 1.0, reward
 
     def is_dialogue_folder(self, folder: Path) -> bool:
-        return (folder / "task.json").is_file() and (folder / ACTIONS_FILE).is_file()
+        return bool(FOLDER_NAME.match(folder.name)) and any((folder / name).is_file() for name in (*TRAJECTORY_FILES, GRADE_FILE))
 
 
-def _trial(name: str) -> int:
-    tail = name.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
+def with_reply_counters(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """v1's agent history as saved: user replies after a respond carry `n_reasoning: 0` (never sent
+    to the model here; the original sent it and the API ignored it)."""
+    out = []
+    for position, message in enumerate(messages):
+        message = dict(message)
+        if position > 1 and message["role"] == "user" and not str(message["content"]).startswith(API_OUTPUT):
+            message["n_reasoning"] = 0
+        out.append(message)
+    return out

@@ -66,7 +66,7 @@ class UserSimulator:
         self.templates = Templates([prompt_dir, self.profile.prompt_dir and Path(self.profile.prompt_dir) / "user"])
         self.service_context = dict(service_context or {})
         self.fragment_pool = fragment_pool or resources.fragment_pool
-        self.goal_text = _clean_goal_text(goal)
+        self.goal_text = goal
         self.persona = persona if persona is not None else resources.sample_persona(rng)
         self.state = SimulatorState(items=list(items), remaining=list(items))
         self.extra_goals: list[str] = []
@@ -74,8 +74,8 @@ class UserSimulator:
         self.base_prompt = ""
         self._ready = False
         if self.folder:
-            write_json_atomic(self.folder / "non_coll_config.json", behaviors.as_config())
-            write_text_atomic(self.folder / "persona.txt", json.dumps(self.persona))
+            self._write("config", behaviors.as_config())
+            self._write("persona", json.dumps(self.persona))
 
     @property
     def stop_token(self) -> str:
@@ -112,7 +112,7 @@ class UserSimulator:
         )
         self.messages = [{"role": "system", "content": self.base_prompt}, {"role": "user", "content": self.profile.greeting}]
         if self.folder:
-            write_text_atomic(self.folder / "base_prompt.txt", self.base_prompt)
+            self._write("prompt", self.base_prompt)
         self._ready = True
 
     # --- turns --------------------------------------------------------------------------
@@ -197,15 +197,18 @@ class UserSimulator:
 
     def save(self, folder: Path | None = None) -> None:
         """Write the simulator's end-of-dialogue files (original names) into the dialogue folder."""
+        self._write("dialogue_state", self.state.dialogue_state_list(), folder)
+        self._write("tangential", self.state.tangential_config(), folder)
+        self._write("respond_results", self.state.respond_results, folder)
+        self._write("messages", self.messages, folder)
+
+    def _write(self, role: str, content: Any, folder: Path | None = None) -> None:
+        """One of the simulator's files, under the name the environment gives that role (none: skip)."""
         folder = Path(folder) if folder else self.folder
-        if folder is None:
+        name = self.profile.files.get(role)
+        if folder is None or name is None:
             return
-        write_json_atomic(folder / "dialogue_state_list.json", self.state.dialogue_state_list())
-        write_json_atomic(folder / "tangential_config.json", self.state.tangential_config())
-        write_json_atomic(folder / "tangential_respond_result_list.json", self.state.respond_results)
-        write_json_atomic(folder / "user_message_list.json", self.messages)
-
-
-def _clean_goal_text(text: str) -> str:
-    text = text.replace("Your current goal is '", "Your current goal is ")
-    return text[:-1] if text.endswith("'") else text
+        if isinstance(content, str):
+            write_text_atomic(folder / name, content)
+        else:
+            write_json_atomic(folder / name, content)

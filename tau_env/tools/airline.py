@@ -7,21 +7,36 @@ docs/SPEC_TAU.md §2.3): the order of checks, which values are copied and which 
 reference, the float arithmetic order, `json.dumps` with default settings, and the messages of the
 Python exceptions that wrong argument types raise (the caller renders them as `Error: <message>`).
 
-`calculate` does not use `eval`: a small `ast`-based interpreter reproduces what `eval` did on the
-inputs that pass the original character filter, errors included.
+`calculate`, `think` and the transfer tool are shared with retail (`tau_env.tools.common`).
 """
 
-import ast
 import json
-import operator
-from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 
+from tau_env.tools.common import Calculate, Think, TransferToHumanAgents
+
 # --------------------------------------------------------------------------- bookings
 
-# CPython names its evaluator in this error text; v1 showed it to the agent.
-_BUILTIN_NAME = "eval"
+
+def _price_segment(data: dict[str, Any], segment: dict[str, Any], cabin: str, seats: int) -> str | None:
+    """Check that the segment's flight flies that day with `seats` free in the cabin, then add its
+    price, origin and destination after the caller's keys (in this order); else the error text."""
+    number = segment["flight_number"]
+    if number not in data["flights"]:
+        return f"Error: flight {number} not found"
+    flight_info = data["flights"][number]
+    if segment["date"] not in flight_info["dates"]:
+        return f"Error: flight {number} not found on date {segment['date']}"
+    day = flight_info["dates"][segment["date"]]
+    if day["status"] != "available":
+        return f"Error: flight {number} not available on date {segment['date']}"
+    if day["available_seats"][cabin] < seats:
+        return f"Error: not enough seats on flight {number}"
+    segment["price"] = day["prices"][cabin]
+    segment["origin"] = flight_info["origin"]
+    segment["destination"] = flight_info["destination"]
+    return None
 
 
 class BookReservation:
@@ -72,21 +87,9 @@ class BookReservation:
 
         price_total = 0
         for segment in record["flights"]:
-            number = segment["flight_number"]
-            if number not in data["flights"]:
-                return f"Error: flight {number} not found"
-            flight_info = data["flights"][number]
-            if segment["date"] not in flight_info["dates"]:
-                return f"Error: flight {number} not found on date {segment['date']}"
-            day = flight_info["dates"][segment["date"]]
-            if day["status"] != "available":
-                return f"Error: flight {number} not available on date {segment['date']}"
-            if day["available_seats"][cabin] < len(passengers):
-                return f"Error: not enough seats on flight {number}"
-            # Appended after the caller's keys, in this order.
-            segment["price"] = day["prices"][cabin]
-            segment["origin"] = flight_info["origin"]
-            segment["destination"] = flight_info["destination"]
+            problem = _price_segment(data, segment, cabin, len(passengers))
+            if problem is not None:
+                return problem
             price_total += segment["price"] * len(passengers)
 
         if insurance == "yes":
@@ -261,18 +264,6 @@ class SendCertificate:
         return None
 
 
-class Think:
-    @staticmethod
-    def invoke(data: dict[str, Any], thought: str) -> str:
-        return ""
-
-
-class TransferToHumanAgents:
-    @staticmethod
-    def invoke(data: dict[str, Any], summary: str) -> str:
-        return "Transfer successful"
-
-
 # --------------------------------------------------------------------------- reservation updates
 
 
@@ -340,20 +331,9 @@ class UpdateReservationFlights:
                 segment["destination"] = kept[0]["destination"]
                 continue
 
-            number = segment["flight_number"]
-            if number not in data["flights"]:
-                return f"Error: flight {number} not found"
-            flight_info = data["flights"][number]
-            if segment["date"] not in flight_info["dates"]:
-                return f"Error: flight {number} not found on date {segment['date']}"
-            day = flight_info["dates"][segment["date"]]
-            if day["status"] != "available":
-                return f"Error: flight {number} not available on date {segment['date']}"
-            if day["available_seats"][cabin] < len(travellers):
-                return f"Error: not enough seats on flight {number}"
-            segment["price"] = day["prices"][cabin]
-            segment["origin"] = flight_info["origin"]
-            segment["destination"] = flight_info["destination"]
+            problem = _price_segment(data, segment, cabin, len(travellers))
+            if problem is not None:
+                return problem
             difference += segment["price"] * len(travellers)
 
         # Subtract the old fare as one product, after the loop (float order as in v1).
@@ -386,171 +366,6 @@ class UpdateReservationPassengers:
             return "Error: number of passengers does not match"
         booking["passengers"] = passengers  # stored as given, not copied
         return json.dumps(booking)
-
-
-# --------------------------------------------------------------------------- calculate
-
-# v1 accepts an expression only when every character is one of these; `**`, `//`, `...` and
-# calls such as `(1)(2)` still get through, and eval's behaviour on them is reproduced below.
-_EXPRESSION_CHARACTERS = "0123456789+-*/(). "
-
-_BINARY_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-}
-_UNARY_OPERATORS: dict[type[ast.unaryop], Callable[[Any], Any]] = {
-    ast.UAdd: operator.pos,
-    ast.USub: operator.neg,
-}
-
-
-class _Spread:
-    """A `*value` argument, already checked to be iterable, waiting to be collected into a call's arguments."""
-
-    def __init__(self, items: tuple[Any, ...]) -> None:
-        self.items = items
-
-
-def _function_text(value: Any) -> str:
-    """How CPython names a callee in argument errors: its qualified name, else `str()` of it.
-    No value this language can produce has a `__qualname__`."""
-    return str(value)
-
-
-def _plan(tree: ast.expr) -> list[tuple[str, Any]]:
-    """Flatten the tree into stack-machine steps in CPython's evaluation order. Iterative, because
-    the parser accepts nesting (about 3000 levels) far deeper than Python's recursion limit."""
-    steps: list[tuple[str, Any]] = []
-    todo: list[Any] = [tree]  # AST nodes still to expand, or finished steps
-    while todo:
-        item = todo.pop()
-        if isinstance(item, tuple):
-            steps.append(item)
-            continue
-        if isinstance(item, ast.Constant):  # ints, floats and `...`
-            steps.append(("push", item.value))
-            continue
-        ordered: list[Any]
-        if isinstance(item, ast.BinOp) and type(item.op) in _BINARY_OPERATORS:
-            ordered = [item.left, item.right, ("binary", _BINARY_OPERATORS[type(item.op)])]
-        elif isinstance(item, ast.UnaryOp) and type(item.op) in _UNARY_OPERATORS:
-            ordered = [item.operand, ("unary", _UNARY_OPERATORS[type(item.op)])]
-        elif isinstance(item, ast.Tuple) and not any(isinstance(element, ast.Starred) for element in item.elts):
-            ordered = [*item.elts, ("tuple", len(item.elts))]  # only `()` passes the character filter
-        elif isinstance(item, ast.Call):
-            ordered = _plan_call(item)
-        else:
-            raise TypeError(f"unsupported element in expression: {type(item).__name__}")
-        todo.extend(reversed(ordered))
-    return steps
-
-
-def _plan_call(call: ast.Call) -> list[Any]:
-    """A call as CPython 3.11 compiles it. Nothing in this language is callable, so every call fails,
-    but with the error that eval raised first (an argument's own error, a `*`/`**` type error, or
-    "not callable")."""
-    if any(keyword.arg is not None for keyword in call.keywords):
-        raise TypeError("unsupported element in expression: keyword")
-    unpacking = call.keywords or any(isinstance(argument, ast.Starred) for argument in call.args)
-    if not unpacking:
-        return [call.func, *call.args, ("call", len(call.args))]
-    ordered: list[Any] = [call.func]
-    if len(call.args) == 1 and isinstance(call.args[0], ast.Starred):
-        # A lone `*x` is passed through unchecked; the call itself checks it later.
-        ordered.append(call.args[0].value)
-    else:
-        for argument in call.args:
-            if isinstance(argument, ast.Starred):
-                ordered += [argument.value, ("spread", None)]
-            else:
-                ordered.append(argument)
-        ordered.append(("collect", len(call.args)))
-    for keyword in call.keywords:
-        ordered += [keyword.value, ("merge", None)]
-    ordered.append(("call_unpacked", None))
-    return ordered
-
-
-def _run(steps: list[tuple[str, Any]]) -> Any:
-    stack: list[Any] = []
-    for kind, argument in steps:
-        if kind == "push":
-            stack.append(argument)
-        elif kind == "binary":
-            right = stack.pop()
-            stack.append(argument(stack.pop(), right))
-        elif kind == "unary":
-            stack.append(argument(stack.pop()))
-        elif kind == "tuple":
-            items = stack[len(stack) - argument :]
-            del stack[len(stack) - argument :]
-            stack.append(tuple(items))
-        elif kind == "call":
-            del stack[len(stack) - argument :]
-            raise TypeError(f"'{type(stack.pop()).__name__}' object is not callable")
-        elif kind == "spread":
-            value = stack.pop()
-            try:
-                stack.append(_Spread(tuple(value)))
-            except TypeError:
-                raise TypeError(f"Value after * must be an iterable, not {type(value).__name__}") from None
-        elif kind == "collect":
-            parts = stack[len(stack) - argument :]
-            del stack[len(stack) - argument :]
-            collected: list[Any] = []
-            for part in parts:
-                if isinstance(part, _Spread):
-                    collected.extend(part.items)
-                else:
-                    collected.append(part)
-            stack.append(tuple(collected))
-        elif kind == "merge":
-            # Stack: callee, positional arguments; `**value` must be a mapping, and none exists here.
-            value = stack.pop()
-            raise TypeError(f"{_function_text(stack[-2])} argument after ** must be a mapping, not {type(value).__name__}")
-        elif kind == "call_unpacked":
-            positional = stack.pop()
-            callee = stack.pop()
-            if not isinstance(positional, tuple):
-                try:
-                    positional = tuple(positional)
-                except TypeError:
-                    raise TypeError(
-                        f"{_function_text(callee)} argument after * must be an iterable, not {type(positional).__name__}"
-                    ) from None
-            raise TypeError(f"'{type(callee).__name__}' object is not callable")
-    return stack.pop()
-
-
-def _evaluate(expression: Any) -> Any:
-    """What v1's built-in evaluation of the filtered expression (no builtins) returned."""
-    if not isinstance(expression, str | bytes):
-        # e.g. a list of digit strings passes the character filter; eval refused it like this.
-        raise TypeError(f"{_BUILTIN_NAME}() arg 1 must be a string, bytes or code object")
-    # eval drops leading spaces and tabs before compiling; the parser would call them an indent.
-    source = expression.lstrip(" \t") if isinstance(expression, str) else expression.lstrip(b" \t")
-    try:
-        # Filename "<string>" so that syntax errors read "... (<string>, line 1)" as eval's did.
-        tree = ast.parse(source, filename="<string>", mode="eval")
-    except RecursionError:
-        raise RecursionError("maximum recursion depth exceeded during compilation") from None
-    return _run(_plan(tree.body))
-
-
-class Calculate:
-    @staticmethod
-    def invoke(data: dict[str, Any], expression: str) -> str:
-        # Outside the try, as in v1: a non-iterable argument raises to the caller ("'int' object is not iterable").
-        if not all(character in _EXPRESSION_CHARACTERS for character in expression):
-            return "Error: invalid characters in expression"
-        try:
-            return str(round(float(_evaluate(expression)), 2))
-        except Exception as exc:  # noqa: BLE001 - v1 turns every evaluation error into text
-            return f"Error: {exc}"
 
 
 TOOLS: dict[str, type] = {

@@ -7,22 +7,17 @@ order and rounding, the key order of the dicts we create, `json.dumps` with defa
 messages of the Python exceptions that badly typed arguments raise (the caller renders any exception
 as `Error: <message>`) are all kept as they were, quirks included (see docs/SPEC_TAU.md §2.3).
 
-`calculate` does not use `eval`: a small `ast` interpreter gives the results and errors `eval` gave
-on everything the original's character filter lets through.
+`calculate`, `think` and the transfer tool are shared with airline (`tau_env.tools.common`).
 """
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
-from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
+
+from tau_env.tools.common import Calculate, Think, TransferToHumanAgents
 
 # --------------------------------------------------------------------------- shared checks
-
-# CPython names its evaluator in this error text; v1 showed it to the agent.
-_BUILTIN_NAME = "eval"
 
 
 def _first_unknown_item(requested: list[str], order: dict[str, Any]) -> str | None:
@@ -55,6 +50,37 @@ def _price_difference(products: dict[str, Any], order: dict[str, Any], item_ids:
         old_price = line["price"]  # read before the new price, as in v1
         total += variants[new_id]["price"] - old_price
     return total
+
+
+# What an item swap refuses, in v1's order: the pending modification and the delivered exchange run
+# the same checks, and only the exchange rounds the price difference before using it.
+_SWAP_REFUSALS = {"pending": "Error: non-pending order cannot be modified", "delivered": "Error: non-delivered order cannot be exchanged"}
+
+
+def _checked_swap(
+    data: dict[str, Any], order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str, status: str
+) -> tuple[dict[str, Any], dict[str, Any], float] | str:
+    """(order, payment method, price difference) once every check passed, else the error text."""
+    orders = data["orders"]
+    if order_id not in orders:
+        return "Error: order not found"
+    order = orders[order_id]
+    if order["status"] != status:
+        return _SWAP_REFUSALS[status]
+    unknown = _first_unknown_item(item_ids, order)
+    if unknown is not None:
+        return f"Error: {unknown} not found"
+    if len(item_ids) != len(new_item_ids):
+        return "Error: the number of items to be exchanged should match"
+    difference = _price_difference(data["products"], order, item_ids, new_item_ids)
+    if isinstance(difference, str):
+        return difference
+    if status == "delivered":
+        difference = round(difference, 2)
+    methods = data["users"][order["user_id"]]["payment_methods"]
+    if payment_method_id not in methods:
+        return "Error: payment method not found"
+    return order, methods[payment_method_id], difference
 
 
 def _address(address1: str, address2: str, city: str, state: str, country: str, zip: str) -> dict[str, str]:
@@ -186,26 +212,11 @@ class ModifyPendingOrderItems:
         new_item_ids: list[str],
         payment_method_id: str,
     ) -> str:
-        products, orders, users = data["products"], data["orders"], data["users"]
-        if order_id not in orders:
-            return "Error: order not found"
-        order = orders[order_id]
-        if order["status"] != "pending":
-            return "Error: non-pending order cannot be modified"
-
-        unknown = _first_unknown_item(item_ids, order)
-        if unknown is not None:
-            return f"Error: {unknown} not found"
-        if len(item_ids) != len(new_item_ids):
-            return "Error: the number of items to be exchanged should match"
-        difference = _price_difference(products, order, item_ids, new_item_ids)
-        if isinstance(difference, str):
-            return difference
-
-        methods = users[order["user_id"]]["payment_methods"]
-        if payment_method_id not in methods:
-            return "Error: payment method not found"
-        method = methods[payment_method_id]
+        products = data["products"]
+        checked = _checked_swap(data, order_id, item_ids, new_item_ids, payment_method_id, "pending")
+        if isinstance(checked, str):
+            return checked
+        order, method, difference = checked
         if method["source"] == "gift_card" and method["balance"] < difference:
             return "Error: insufficient gift card balance to pay for the new item"
 
@@ -306,27 +317,10 @@ class ExchangeDeliveredOrderItems:
         new_item_ids: list[str],
         payment_method_id: str,
     ) -> str:
-        products, orders, users = data["products"], data["orders"], data["users"]
-        if order_id not in orders:
-            return "Error: order not found"
-        order = orders[order_id]
-        if order["status"] != "delivered":
-            return "Error: non-delivered order cannot be exchanged"
-
-        unknown = _first_unknown_item(item_ids, order)
-        if unknown is not None:
-            return f"Error: {unknown} not found"
-        if len(item_ids) != len(new_item_ids):
-            return "Error: the number of items to be exchanged should match"
-        difference = _price_difference(products, order, item_ids, new_item_ids)
-        if isinstance(difference, str):
-            return difference
-        difference = round(difference, 2)  # unlike modify_pending_order_items, rounded before use
-
-        methods = users[order["user_id"]]["payment_methods"]
-        if payment_method_id not in methods:
-            return "Error: payment method not found"
-        method = methods[payment_method_id]
+        checked = _checked_swap(data, order_id, item_ids, new_item_ids, payment_method_id, "delivered")
+        if isinstance(checked, str):
+            return checked
+        order, method, difference = checked
         if method["source"] == "gift_card" and method["balance"] < difference:
             return "Error: insufficient gift card balance to pay for the price difference"
 
@@ -360,126 +354,6 @@ class ReturnDeliveredOrderItems:
         order["return_items"] = sorted(item_ids)
         order["return_payment_method_id"] = payment_method_id
         return json.dumps(order)
-
-
-# --------------------------------------------------------------------------- calculate
-
-# Everything v1 lets through its filter: with no letters, commas, brackets or quotes, the parse tree
-# can only hold numbers, `...`, the empty tuple, + - * / // ** (binary), unary + -, and calls (for
-# `(1)(2)`), which always fail at run time since no value is callable.
-_ALLOWED_CHARACTERS = "0123456789+-*/(). "
-
-_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    """Sub-expressions in Python's evaluation order (left to right, callee before arguments)."""
-    match node:
-        case ast.Expression(body=body):
-            return [body]
-        case ast.BinOp(left=left, right=right) if type(node.op) in _BINARY:
-            return [left, right]
-        case ast.UnaryOp(operand=operand) if type(node.op) in _UNARY:
-            return [operand]
-        case ast.Tuple(elts=elements):
-            return list(elements)
-        case ast.Call(func=func, args=args, keywords=keywords):
-            return [func, *args, *keywords]
-        case ast.Starred(value=value) | ast.keyword(value=value):
-            return [value]
-        case ast.Constant():
-            return []
-    raise TypeError(f"unsupported expression: {type(node).__name__}")  # unreachable past the filter
-
-
-def _postorder(root: ast.AST) -> Iterator[ast.AST]:
-    """Every node after its children, children left to right. Iterative, so that nesting as deep
-    as the parser accepts (thousands of levels, which eval handled) cannot hit Python's recursion limit."""
-    visited: list[ast.AST] = []
-    pending = [root]
-    while pending:  # root-right-left pre-order, reversed, is left-right-root post-order
-        node = pending.pop()
-        visited.append(node)
-        pending.extend(_children(node))
-    return reversed(visited)
-
-
-def _call(node: ast.Call, callee: Any, arguments: list[Any]) -> NoReturn:
-    """What CPython raises for `callee(...)`: bad unpacking first, else not callable. Without commas
-    a call has at most one argument, `x`, `*x` or `**x`."""
-    for argument_node, value in zip(node.args + node.keywords, arguments, strict=True):
-        if isinstance(argument_node, ast.Starred) and not isinstance(value, tuple):
-            raise TypeError(f"{callee} argument after * must be an iterable, not {type(value).__name__}")
-        if isinstance(argument_node, ast.keyword):  # no value built here is a mapping
-            raise TypeError(f"{callee} argument after ** must be a mapping, not {type(value).__name__}")
-    raise TypeError(f"'{type(callee).__name__}' object is not callable")
-
-
-def _evaluate(expression: str) -> Any:
-    """The value v1's built-in evaluation of the expression (no builtins) had, or the exception it raised."""
-    if not isinstance(expression, str):  # a list of characters passes v1's filter, then eval refused it
-        raise TypeError(f"{_BUILTIN_NAME}() arg 1 must be a string, bytes or code object")
-    # eval drops leading spaces before compiling; "<string>" is the file name its syntax errors cite.
-    try:
-        tree = ast.parse(expression.lstrip(" "), filename="<string>", mode="eval")
-    except RecursionError:  # thousands of nested operators: the same limit as eval's, named after eval's stage
-        raise RecursionError("maximum recursion depth exceeded during compilation") from None
-    stack: list[Any] = []
-    for node in _postorder(tree):
-        match node:
-            case ast.Constant(value=value):
-                stack.append(value)
-            case ast.BinOp(op=op):
-                right = stack.pop()
-                stack.append(_BINARY[type(op)](stack.pop(), right))
-            case ast.UnaryOp(op=op):
-                stack.append(_UNARY[type(op)](stack.pop()))
-            case ast.Tuple(elts=elements):
-                items = stack[len(stack) - len(elements) :]
-                del stack[len(stack) - len(elements) :]
-                stack.append(tuple(items))
-            case ast.Call(args=args, keywords=keywords):
-                count = len(args) + len(keywords)
-                arguments = stack[len(stack) - count :]
-                del stack[len(stack) - count :]
-                _call(node, stack.pop(), arguments)
-            # Expression, Starred and keyword nodes just pass their child's value on.
-    return stack.pop()
-
-
-class Calculate:
-    @staticmethod
-    def invoke(data: dict[str, Any], expression: str) -> str:
-        # The filter runs outside the try, as in v1: a non-iterable argument raises to the caller.
-        if not all(character in _ALLOWED_CHARACTERS for character in expression):
-            return "Error: invalid characters in expression"
-        try:
-            return str(round(float(_evaluate(expression)), 2))
-        except Exception as exc:  # noqa: BLE001 - v1 turns every evaluation error into text
-            return f"Error: {exc}"
-
-
-# --------------------------------------------------------------------------- the rest
-
-
-class Think:
-    @staticmethod
-    def invoke(data: dict[str, Any], thought: str) -> str:
-        return ""  # only logged: no new information, no change to the DB
-
-
-class TransferToHumanAgents:
-    @staticmethod
-    def invoke(data: dict[str, Any], summary: str) -> str:
-        return "Transfer successful"  # the environment ends the episode on this tool
 
 
 TOOLS: dict[str, type] = {
