@@ -13,7 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from shared import __version__
+from shared.analysis.cli import register as _register_analysis
+from shared.analysis.report_cli import register as _register_report
 from shared.errors import ConfigError, NcusimError
+from shared.serving_cli import register as _register_serving
+from shared.training.cli import register as _register_training
 
 app = typer.Typer(
     add_completion=False,
@@ -217,16 +221,27 @@ def simulate(
 
 @app.command()
 def bench(
-    dialogues: Annotated[int, typer.Option(min=4, help="dialogues to run at once")] = 40,
-    delay: Annotated[float, typer.Option(min=0.01, help="seconds each model call takes")] = 1.0,
+    suite: Annotated[
+        list[str] | None, typer.Option(help="runner (fixed-delay server), harness, latency, regrade, economy; repeatable (default all)")
+    ] = None,
+    dialogues: Annotated[int, typer.Option(min=4, help="runner suite: dialogues at once")] = 40,
+    delay: Annotated[float, typer.Option(min=0.01, help="runner suite: seconds each model call takes")] = 1.0,
 ) -> None:
-    """Runner throughput against a fixed-delay model server: dialogues/s and wall time / ideal."""
+    """Benchmarks of the kit's own costs; each suite writes results/bench/<suite>.json."""
     from shared.bench import run_bench
+    from shared.bench_suites import SUITES, run_suites
     from shared.data import require
 
+    chosen = suite or ["runner", *SUITES]
+    unknown = sorted(set(chosen) - {"runner", *SUITES})
+    if unknown:
+        raise ConfigError(f"unknown bench suite(s) {', '.join(unknown)}: choose runner, {', '.join(SUITES)}")
     require("multiwoz")
-    report = run_bench(dialogues=dialogues, delay=delay)
-    typer.echo(json.dumps(report, indent=2))
+    if "tau" in " ".join(chosen) or "harness" in chosen:
+        require("tau")
+    if "runner" in chosen:
+        typer.echo(f"runner: {json.dumps(run_bench(dialogues=dialogues, delay=delay))}")
+    run_suites([name for name in chosen if name != "runner"], echo=typer.echo)
 
 
 @app.command("prepare-local")
@@ -253,6 +268,16 @@ def chat(
     result = asyncio.run(chat_model.chat(messages, temperature=temperature, max_tokens=max_tokens, role="agent"))
     typer.echo(result.text)
     typer.echo(json.dumps({"model": model, "usage": DEFAULT_LEDGER.to_dict()["total"]}), err=True)
+
+
+# serve-vllm, stop-vllm, serving-status (shared/serving_cli.py).
+_register_serving(app)
+# train, merge (shared/training/cli.py).
+_register_training(app)
+# report (shared/analysis/report_cli.py).
+_register_report(app)
+# analyze (shared/analysis/cli.py).
+_register_analysis(app)
 
 
 def main() -> None:

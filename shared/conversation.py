@@ -57,7 +57,9 @@ def _agent_text_file(messages: list[dict[str, str]]) -> str:
 def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
     """The agent's chat after every step; the files derived from it once, at the end."""
     messages = env.agent_messages(episode, record.history)
-    write_json_atomic(record.folder / "dial_hist_system_list.json", messages)
+    # Compact while the dialogue runs (the C encoder; indent forces the slow pure-Python one), the
+    # original's indent 4 once it ends.
+    write_json_atomic(record.folder / "dial_hist_system_list.json", messages, indent=4 if final else None)
     if final:
         write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
         write_json_atomic(record.folder / "agent_response_list.json", record.responses)

@@ -55,6 +55,7 @@ MULTIWOZ_USER_FILES: Mapping[str, str | None] = MappingProxyType(
         "tangential": "tangential_config.json",
         "respond_results": "tangential_respond_result_list.json",
         "messages": "user_message_list.json",
+        "turn_events": "user_turn_events.json",  # ours: what each behaviour did per user turn
     }
 )
 
@@ -95,7 +96,17 @@ class Environment(Protocol):
         """Write the environment's own end-of-dialogue files (after the simulator's); may do nothing."""
         ...
 
-    def grade(self, folder: Path) -> dict[str, Any]: ...
+    def grade(self, folder: Path, write: bool = True) -> dict[str, Any]:
+        """Grade a finished folder from its own files; `write=False` computes without writing."""
+        ...
+
+    def analyze_dialogue(self, folder: Path) -> dict[str, Any]:
+        """Error-analysis and appendix counters of one finished dialogue folder (read-only)."""
+        ...
+
+    def summarize_analysis(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """An experiment's analysis numbers from its dialogues' records (ordered, JSON-able)."""
+        ...
 
     def read_grade(self, folder: Path) -> dict[str, Any]: ...
 

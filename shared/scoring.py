@@ -53,7 +53,7 @@ def read_aligned(folder: Path) -> bool | None:
     """The judge's verdict, or None when the folder has no readable goal_align_result.json."""
     try:
         return bool(json.loads((folder / "goal_align_result.json").read_text())["result"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -157,6 +157,9 @@ class TreeScore:
     blocks: dict[Path, ScoreBlock] = field(default_factory=dict)
     graded: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    compared: int = 0  # re-graded without writing: grades compared with the recorded ones
+    agreeing: int = 0
+    scores: dict[Path, list[DialogueScore]] = field(default_factory=dict)  # per experiment, for spreads and intervals
 
 
 def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool]) -> list[Path]:
@@ -168,10 +171,11 @@ def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool]) -> list[Pa
     return found
 
 
-def score_tree(env: Environment, root: Path, regrade: bool) -> TreeScore:
+def score_tree(env: Environment, root: Path, regrade: bool, write: bool = True) -> TreeScore:
     """Grade (when `regrade`) and score every dialogue folder under `root`.
 
-    Re-grading writes only the environment's grade files; nothing else is touched, nothing is
+    Re-grading writes only the environment's grade files (none with `write=False`, which also
+    counts how many new grades equal the recorded ones); nothing else is touched, nothing is
     deleted. A folder that cannot be graded is reported with its reason and left out of the block.
     """
     result = TreeScore()
@@ -182,14 +186,21 @@ def score_tree(env: Environment, root: Path, regrade: bool) -> TreeScore:
             result.failures.append((folder, "name has no _<n> run suffix"))
             continue
         try:
-            grade = env.grade(folder) if regrade else env.read_grade(folder)
+            grade = env.grade(folder, write=write) if regrade else env.read_grade(folder)
             passed, fraction = env.outcome(grade)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if regrade and not write:
+                result.compared += 1
+                try:
+                    result.agreeing += env.outcome(env.read_grade(folder)) == (passed, fraction)
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass  # no readable recorded grade: compared but not agreeing
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             result.failures.append((folder, f"cannot be graded: {type(exc).__name__}: {exc}"))
             continue
         result.graded += 1
         scores.setdefault(folder.parent, []).append(DialogueScore(folder, run, passed, fraction, read_aligned(folder)))
     group = getattr(env, "score_group", None)
+    result.scores = dict(sorted(scores.items()))
     result.blocks = {parent: aggregate(members, group) for parent, members in sorted(scores.items())}
     return result
 

@@ -49,6 +49,7 @@ TAU_USER_FILES = {
     "tangential": "tangential_config.json",
     "respond_results": "tangential_respond_result_list.json",
     "messages": "dialogue_history.json",
+    "turn_events": "user_turn_events.json",
 }
 # success_eval.py's block: the count first, two-space indent, "Attempt N" without a colon; pass
 # rate is a copy of success (v1 rewards are 0 or 1), airline and retail pooled per trial.
@@ -78,11 +79,12 @@ def wiki(domain: str) -> str:
 
 def parse_action(reply: str) -> tuple[str, dict[str, Any]]:
     """v1's ChatReAct parsing: the JSON after the last `Action:`; anything unparsable is a respond
-    with that text (v1 also asserted on JSON without name/arguments; here that is a respond too)."""
+    with that text (v1 also asserted on JSON without name/arguments; here that is a respond too, and
+    so is JSON nested too deep for the decoder, where v1 crashed with RecursionError)."""
     text = reply.split("Action:")[-1].strip()
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return RESPOND, {"content": text}
     if not isinstance(parsed, dict) or "name" not in parsed or "arguments" not in parsed or not isinstance(parsed["arguments"], dict):
         return RESPOND, {"content": text}
@@ -266,7 +268,7 @@ class TauEnvironment:
 
     # --- grading ------------------------------------------------------------------------
 
-    def grade(self, folder: Path) -> dict[str, Any]:
+    def grade(self, folder: Path, write: bool = True) -> dict[str, Any]:
         """Replay the trajectory's actions on a pristine DB and apply v1's reward; write eval_result.json
         in v1's shape. A published folder whose original run errored (not an AssertionError) stays
         ungraded, as success_eval.py left it out."""
@@ -305,8 +307,27 @@ class TauEnvironment:
             "reward_info": result,
         }
         grade = {"task_id": index, "reward": result["reward"] if result else 0.0, "info": info, "trial": trial}
-        write_json_atomic(folder / GRADE_FILE, grade, indent=2, ensure_ascii=False)
+        if write:
+            write_json_atomic(folder / GRADE_FILE, grade, indent=2, ensure_ascii=False)
         return grade
+
+    # --- analysis (read-only) -------------------------------------------------------------
+
+    def analyze_dialogue(self, folder: Path) -> dict[str, Any]:
+        from tau_env import analysis
+
+        return analysis.dialogue_record(Path(folder))
+
+    def summarize_analysis(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        from tau_env import analysis
+
+        return analysis.summarize(records)
+
+    @property
+    def analysis_labels(self) -> dict[str, str]:
+        from tau_env import analysis
+
+        return analysis.PARITY_LABELS
 
     def read_trajectory(self, folder: Path) -> list[dict[str, Any]]:
         for name in TRAJECTORY_FILES:

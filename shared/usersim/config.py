@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, yaml_problem
 
 # Flag names in the original YAML key order (the folder name joins active ones in this order).
 FLAGS = ("unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
@@ -61,12 +61,14 @@ class Behaviors:
     def from_yaml(cls, path: str | Path) -> Behaviors:
         try:
             data = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+        except OSError as exc:
             raise ConfigError(f"cannot read behaviour file {path}: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"cannot read behaviour file {path}: {yaml_problem(exc)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"behaviour file {path} must map flag names to true/false")
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ConfigError(f"behaviour file {path} has unknown keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"behaviour file {path} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
         return cls(**{k: bool(v) for k, v in data.items()})

@@ -34,7 +34,9 @@ SITUATIONS = {
     ),
 }
 APOLOGY_WORDS = ("apologize", "apologise", "apology", "sorry", "i'm sorry", "i am sorry", "we're sorry", "we are sorry")
-_PLEASE = re.compile(r"(,\s*|\s+)?\bplease\b,?", re.IGNORECASE)
+# The word with its trailing comma; `strip_please` adds the separator before it (a comma and
+# whitespace, or whitespace), as `re.sub(r"(,\s*|\s+)?\bplease\b,?", "", text, flags=re.I)` would.
+_PLEASE = re.compile(r"\bplease\b,?", re.IGNORECASE)
 
 
 def is_apology(text: str) -> bool:
@@ -42,9 +44,26 @@ def is_apology(text: str) -> bool:
     return any(word in lowered for word in APOLOGY_WORDS)
 
 
+def strip_please(text: str) -> str:
+    """Every "please" removed with the separator before it, in linear time: the regex with the
+    separator in it backtracked quadratically over long whitespace (20,000 spaces took 19 s)."""
+    kept: list[str] = []
+    last = 0
+    for match in _PLEASE.finditer(text):
+        start = match.start()
+        while start > last and text[start - 1].isspace():
+            start -= 1
+        if start > last and text[start - 1] == ",":
+            start -= 1
+        kept.append(text[last:start])
+        last = match.end()
+    kept.append(text[last:])
+    return "".join(kept)
+
+
 def remove_please(text: str) -> str:
     """Drop the word "please" (any case, whole word only; the original cut it out of "pleased")."""
-    out = _PLEASE.sub("", text).strip()
+    out = strip_please(text).strip()
     if text[:1].isupper() and out[:1].islower():
         out = out[0].upper() + out[1:]
     return out
@@ -63,6 +82,7 @@ async def outburst(sim: UserSimulator, turn: Turn, kind: str) -> str:
         level_description=LEVEL_DESCRIPTIONS[counter.level],
     )
     text = await sim.ask("outburst", prompt)
+    turn.note("outburst", kind=kind, act=act, level=counter.level)
     counter.fired += 1
     return text
 
@@ -82,7 +102,9 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
             turn.current_angry = True
         state.anger_triggered_last_turn = True
         turn.suppress_cynical = True
+        turn.note("failure_detected")
 
 
 async def cynical_rewrite(sim: UserSimulator, turn: Turn) -> None:
     turn.content = await sim.ask("cynical", sim.templates.render("cynical", dial_hist=turn.dial_hist, utterance=turn.content))
+    turn.note("cynical")

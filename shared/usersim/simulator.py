@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,10 @@ class Turn:
     skip_behaviours: bool = False  # a rest-provider turn: impatience, tangential, fragments are skipped
     current_angry: bool = False
     suppress_cynical: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)  # what the behaviours did, for the transcript viewer
+
+    def note(self, event: str, **details: Any) -> None:
+        self.events.append({"event": event, **details})
 
 
 class UserSimulator:
@@ -71,6 +75,7 @@ class UserSimulator:
         self.state = SimulatorState(items=list(items), remaining=list(items))
         self.extra_goals: list[str] = []
         self.messages: list[dict[str, Any]] = []
+        self.turn_events: list[dict[str, Any]] = []  # per user turn: the behaviour events (user_turn_events.json)
         self.base_prompt = ""
         self._ready = False
         if self.folder:
@@ -130,6 +135,7 @@ class UserSimulator:
         if state.anger_triggered_last_turn and impatience.is_apology(self.latest_agent_message):
             state.cynical_mode = True
             state.anger_triggered_last_turn = False
+            turn.note("cynical_mode_on")
         turn.content = await self.base_utterance()
         if ncuser:
             await self.handle_ending(turn)
@@ -145,6 +151,7 @@ class UserSimulator:
         if self.stop_token in turn.content:
             await tangential.final_check(self)
         self.messages.append({"role": "assistant", "content": turn.content, "dialogue_state": matched})
+        self.turn_events.append({"turn": len(self.turn_events), "events": turn.events, "conveyed": matched})
         return turn.content
 
     def history_text(self) -> str:
@@ -170,6 +177,7 @@ class UserSimulator:
             utterance = turn.content.replace(stop, "")
             prompt = self.templates.render("rest_provider", dial_hist=turn.dial_hist, utterance=utterance, remaining=repr(state.remaining))
             turn.content = await self.ask("rest_provider", prompt)
+            turn.note("rest_provider", items=list(state.remaining))
             state.used += state.remaining
             state.remaining = []
             turn.skip_behaviours = True
@@ -177,6 +185,7 @@ class UserSimulator:
             prompt = self.templates.render("ending_check", dial_hist=turn.dial_hist, utterance=turn.content.replace(stop, ""))
             if not (await self.judge_bool("ending_check", prompt, Verdict)).result:
                 turn.content = turn.content.replace(stop, "")
+                turn.note("ending_refused")
 
     async def track(self, turn: Turn) -> list[str]:
         """Items the final utterance provides; any failure counts as none (the original's only fallback)."""
@@ -201,6 +210,7 @@ class UserSimulator:
         self._write("tangential", self.state.tangential_config(), folder)
         self._write("respond_results", self.state.respond_results, folder)
         self._write("messages", self.messages, folder)
+        self._write("turn_events", self.turn_events, folder)
 
     def _write(self, role: str, content: Any, folder: Path | None = None) -> None:
         """One of the simulator's files, under the name the environment gives that role (none: skip)."""

@@ -38,6 +38,7 @@ async def inject(sim: UserSimulator, turn: Turn) -> None:
     turn.content = await merge(sim, turn, pieces)
     sim.state.n_tangential += 1
     sim.state.utterance_pair.append({"turn_idx": len(sim.messages) - 2, "utterance": turn.content, "complain": PENDING})
+    turn.note("tangent", tangent=tangent)
 
 
 async def engaged(sim: UserSimulator, tangent: str, agent_message: str) -> bool:
@@ -72,8 +73,10 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
     state.n_complain += 1
     if sim.rng.random() < COMPLAINT_ONLY_PROBABILITY:
         turn.content = complaint  # the task content of this turn is dropped
+        turn.note("complaint", complaint=complaint, merged=False)
     else:
         turn.content = await merge(sim, turn, [complaint, turn.content])
+        turn.note("complaint", complaint=complaint, merged=True)
 
 
 async def final_check(sim: UserSimulator) -> None:

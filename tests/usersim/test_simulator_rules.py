@@ -88,6 +88,19 @@ def test_pipeline_order_with_every_behaviour() -> None:
     ]
 
 
+def test_turn_events_record_what_each_behaviour_did(tmp_path: Path) -> None:
+    calls = ScriptedCalls(failure_classifier=json.dumps({"result": False}))
+    sim = make("tangential+impatience+incomplete", calls, folder=tmp_path)
+    turns(sim, ['"Which area?"'])
+    sim.save()
+    events = json.loads((tmp_path / "user_turn_events.json").read_text())
+    assert [e["turn"] for e in events] == [0, 1]
+    names = [[event["event"] for event in e["events"]] for e in events]
+    assert all(n[:2] == ["tangent", "fragmented"] for n in names)  # the verifier said engaged: a new tangent, no complaint
+    assert isinstance(events[0]["events"][0]["tangent"], str) and events[0]["events"][0]["tangent"].strip()
+    assert [e["conveyed"] for e in events] == [m["dialogue_state"] for m in sim.messages if m["role"] == "assistant"]
+
+
 def test_normal_user_only_talks_and_tracks(tmp_path: Path) -> None:
     calls = ScriptedCalls(tracker=[json.dumps({"reasoning": "r", "selected_numbers": [2, 2, 9]})])
     sim = make("normal", calls, folder=tmp_path)

@@ -1,0 +1,173 @@
+"""The paper's published dialogues (`make fetch-results`): two zip archives in the authors' Google
+Drive folder, unpacked to `results/published/<env>/experiment_result/`.
+
+`NCUSIM_RESULTS_MIRROR=<dir>` takes `experiment_result_<env>.zip` from a local folder instead
+(air-gapped machines, tests). An archive is checked before anything is unpacked: every member's
+CRC, no absolute or `..` paths, no links, and an `experiment_result/` tree holding dialogue folders
+of that environment. It is unpacked into a staging folder next to the target and moved into place
+only when complete, so a failure leaves what was there before. `SOURCE.json` records where it
+came from and its SHA-256 (the authors publish no checksums; compare it across machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from shared import environment
+from shared.data import sha256_of
+from shared.errors import DataError
+from shared.files import write_text_atomic
+from shared.paths import results_dir
+from shared.scoring import dialogue_folders
+
+DRIVE_FOLDER_ID = "1_UQZlT3fjg38gLqhzxQCMY-AQdWDQtC9"
+DRIVE_FOLDER_URL = f"https://drive.google.com/drive/folders/{DRIVE_FOLDER_ID}"
+ARCHIVES = {"multiwoz": "experiment_result_multiwoz.zip", "tau": "experiment_result_tau.zip"}
+TREE = "experiment_result"
+
+
+def published_root(env: str) -> Path:
+    """`results/published/<env>`; the experiment tree is its `experiment_result/`."""
+    return results_dir() / "published" / env
+
+
+@dataclass
+class FetchReport:
+    env: str
+    target: Path
+    status: str  # "fetched" | "present"
+    dialogues: int
+    sha256: str
+    source: str
+
+    def line(self) -> str:
+        where = self.target / TREE
+        return f"{self.env}: {self.status}, {self.dialogues} dialogue folders in {where} (sha256 {self.sha256[:12]}, from {self.source})"
+
+
+def _from_mirror(env: str, staging: Path) -> tuple[Path, str]:
+    mirror = Path(os.environ["NCUSIM_RESULTS_MIRROR"])
+    archive = mirror / ARCHIVES[env]
+    if not archive.is_file():
+        raise DataError(f"NCUSIM_RESULTS_MIRROR={mirror} has no {ARCHIVES[env]}")
+    copy = staging / ARCHIVES[env]
+    shutil.copyfile(archive, copy)
+    return copy, f"mirror {mirror}"
+
+
+def _from_drive(env: str, staging: Path) -> tuple[Path, str]:
+    import gdown  # imported here: only this path needs it
+
+    hint = f"download {ARCHIVES[env]} by hand from {DRIVE_FOLDER_URL} into a folder and set NCUSIM_RESULTS_MIRROR=<that folder>"
+    try:
+        listing = gdown.download_folder(id=DRIVE_FOLDER_ID, output=str(staging), quiet=True, use_cookies=False, skip_download=True)
+    except Exception as exc:  # noqa: BLE001 - gdown raises many kinds; all mean "not reachable"
+        raise DataError(f"cannot list the published results on Google Drive ({type(exc).__name__}): {hint}") from None
+    wanted = [item for item in listing or [] if Path(getattr(item, "path", "")).name == ARCHIVES[env]]
+    if not wanted:
+        raise DataError(f"{ARCHIVES[env]} is not in the Drive folder {DRIVE_FOLDER_URL}: {hint}")
+    target = staging / ARCHIVES[env]
+    try:
+        got = gdown.download(id=wanted[0].id, output=str(target), quiet=False, use_cookies=False)
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"downloading {ARCHIVES[env]} failed ({type(exc).__name__}): {hint}") from None
+    if not got or not target.is_file():
+        raise DataError(f"downloading {ARCHIVES[env]} failed: {hint}")
+    return target, f"Google Drive {DRIVE_FOLDER_URL}"
+
+
+def check_archive(archive: Path) -> list[zipfile.ZipInfo]:
+    """Every member's CRC, safe relative names, no links; returns the members."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            bad = zipped.testzip()
+            members = zipped.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{archive.name} is not a readable zip archive ({exc})") from None
+    if bad is not None:
+        raise DataError(f"{archive.name} is corrupt: {bad} fails its CRC check")
+    for member in members:
+        name = PurePosixPath(member.filename)
+        if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
+            raise DataError(f"{archive.name} holds an unsafe path {member.filename!r}; not unpacking it")
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise DataError(f"{archive.name} holds a link {member.filename!r}; not unpacking it")
+    return members
+
+
+def _find_tree(unpacked: Path) -> Path:
+    """`experiment_result/` at the top of the archive or one folder down (zips made of a parent folder)."""
+    for candidate in (unpacked / TREE, *sorted(p / TREE for p in unpacked.iterdir() if p.is_dir())):
+        if candidate.is_dir():
+            return candidate
+    raise DataError(f"the archive has no {TREE}/ folder")
+
+
+def fetch_published(
+    envs: Sequence[str] = ("multiwoz", "tau"), force: bool = False, echo: Callable[[str], None] = print
+) -> list[FetchReport]:
+    reports = []
+    for env in envs:
+        if env not in ARCHIVES:
+            raise DataError(f"no published results for {env!r}: choose {', '.join(ARCHIVES)}")
+        target = published_root(env)
+        source_file = target / "SOURCE.json"
+        if source_file.is_file() and (target / TREE).is_dir() and not force:
+            recorded = json.loads(source_file.read_text())
+            reports.append(FetchReport(env, target, "present", recorded["dialogues"], recorded["sha256"], recorded["source"]))
+            continue
+        made = _missing_parents(target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".staging-{env}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            echo(f"{env}: fetching {ARCHIVES[env]} ...")
+            archive, source = _from_mirror(env, staging) if os.environ.get("NCUSIM_RESULTS_MIRROR") else _from_drive(env, staging)
+            check_archive(archive)
+            digest = sha256_of(archive)
+            with zipfile.ZipFile(archive) as zipped:
+                zipped.extractall(staging / "unpacked")
+            tree = _find_tree(staging / "unpacked")
+            count = len(dialogue_folders(tree, environment.get(env).is_dialogue_folder))
+            if count == 0:
+                raise DataError(f"{ARCHIVES[env]} holds no {env} dialogue folders under {TREE}/")
+            ready = staging / "ready"
+            ready.mkdir()
+            tree.rename(ready / TREE)
+            write_text_atomic(
+                ready / "SOURCE.json",
+                json.dumps(
+                    {"archive": ARCHIVES[env], "sha256": digest, "bytes": archive.stat().st_size, "dialogues": count,
+                     "source": source, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                    indent=2,
+                ),
+            )  # fmt: skip
+            if target.exists():
+                shutil.rmtree(target)
+            ready.rename(target)
+            reports.append(FetchReport(env, target, "fetched", count, digest, source))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            for folder in made:  # a failed fetch leaves no empty results/published/ behind
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    return reports
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """`folder` and its ancestors that do not exist yet, deepest first (what mkdir -p would create)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing

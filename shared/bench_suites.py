@@ -1,0 +1,295 @@
+"""`make bench`: the kit's own costs, measured as ratios in one run (absolute times are noisy).
+
+Suites (each writes `results/bench/<suite>.json`):
+- `harness`: the full test grids (MultiWOZ 89 x N, Tau 157 x N) with zero-latency in-process
+  models: wall time, CPU time and peak memory per dialogue, i.e. what the runner, simulator,
+  sandbox and graders cost on their own; plus one MultiWOZ API call in process versus the
+  original's design of one Python subprocess per call (the ratio).
+- `latency`: a local server answering every call after a fixed delay, at concurrency 1, 8, 64 and
+  unbounded: wall time / ideal (the ideal is the longest chain of calls times the delay per wave).
+- `regrade`: re-grading throughput over the reference dialogues replicated (hard links) to many folders.
+- `economy`: model calls and tokens per user turn for each behaviour (helpers included) and the
+  disk-cache hit rate when a run is resumed after losing half of its dialogues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.bench import ServerProcess
+from shared.errors import ConfigError
+from shared.files import read_json, write_json_atomic
+from shared.llm.base import BaseChatModel, Completion, Message
+from shared.paths import results_dir
+
+MULTIWOZ_AGENT = '- Thought: the user is served\n- Action: Talk("Everything is booked.")'
+# One JSON answer that satisfies every structured helper and the judge (extra keys are ignored).
+HELPER_REPLY = json.dumps(
+    {
+        "result": True,
+        "thought": "t",
+        "reasoning": "r",
+        "utterance": "By the way, I love sailing.",
+        "utterances": ["You ignored what I said about sailing."] * 5,
+        "selected_numbers": list(range(1, 31)),
+        "unavailable_user_goals": ["You want a sea view.", "You want a parrot.", "You want a helipad."],
+    }
+)
+TAU_AGENT = 'Thought:\nI can answer.\nAction:\n{"name": "respond", "arguments": {"content": "Everything is done."}}'
+
+
+def rule_reply(messages: Sequence[Message]) -> str:
+    """A deterministic answer for every role of both environments, chosen from the prompt alone."""
+    system = messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
+    if "# Dialogue history:" in system:
+        return MULTIWOZ_AGENT
+    if "#Available tools" in system:
+        return TAU_AGENT
+    if "Instruction:" in system:  # the simulated user: state the need, then end
+        stop = "###STOP###" if "###STOP###" in system else "<END>"
+        said = sum(1 for m in messages if m.get("role") == "assistant")
+        return "I need help with my booking, please." if said == 0 else f"Thank you, that is all. {stop}"
+    return HELPER_REPLY
+
+
+class RuleModel(BaseChatModel):
+    """Zero-latency in-process model for every role (cacheable, so the cache can be measured)."""
+
+    backend = "rule"
+
+    def __init__(self, spec: str = "rule:bench", **kw: Any) -> None:
+        super().__init__(spec, "rule", "rule:in-process", **kw)
+
+    async def _complete(self, messages: list[Message], params: dict[str, Any]) -> Completion:
+        text = rule_reply(messages)
+        return Completion(text, sum(len(str(m.get("content", "")).split()) for m in messages), len(text.split()), "stop")
+
+
+def _plan(env: str, work: Path, n: int, behaviors: Sequence[str] = ("normal",), limit: int | None = None, concurrency: int = 64) -> Any:
+    from shared.runner import RunPlan
+    from shared.usersim import Behaviors
+
+    return RunPlan(
+        env=env,
+        models=["rule:agent"],
+        behaviors=[Behaviors.parse(b) for b in behaviors],
+        n=n,
+        limit=limit,
+        user_model="rule:user",
+        judge_model="rule:judge",
+        attempts=1,
+        concurrency=concurrency,
+        results=work,
+    )
+
+
+def _run(plan: Any, cache: Any = None) -> Any:
+    from shared.runner import Runner
+
+    runner = Runner(plan, echo=lambda line: None)
+    for spec in ("rule:agent", "rule:user", "rule:judge"):
+        runner._models[spec] = RuleModel(spec, cache=cache)  # in-process models; resolve() never sees `rule:`
+    asyncio.run(runner.run())
+    return runner
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def subprocess_call_ratio(calls: int = 200, spawns: int = 20) -> dict[str, Any]:
+    """One `restaurant_retrieve` in process vs a fresh interpreter doing the same (the original's design)."""
+    from multiwoz_env.sandbox import Sandbox
+
+    work = results_dir() / "bench" / "sandbox-ratio"
+    shutil.rmtree(work, ignore_errors=True)
+    import random
+
+    goal = {"restaurant": {"info": {"area": "centre"}, "book": {}, "fail_info": {}, "fail_book": {}, "reqt": []}}
+    sandbox = Sandbox.build(work, goal, ["restaurant"], rng=random.Random(0))
+    params = {"area": "centre", "pricerange": "cheap"}
+    started = time.perf_counter()
+    for _ in range(calls):
+        sandbox.call("restaurant_retrieve", params)
+    in_process = (time.perf_counter() - started) / calls
+    code = (
+        "import json,sys; db=json.load(open(sys.argv[1])); "
+        "print([e for e in db if all(str(e.get(k))==v for k,v in json.loads(sys.argv[2]).items())][:7])"
+    )
+    db_file = next((work / "db").glob("restaurant*.json"))
+    started = time.perf_counter()
+    for _ in range(spawns):
+        subprocess.run([sys.executable, "-c", code, str(db_file), json.dumps(params)], check=True, capture_output=True)
+    spawned = (time.perf_counter() - started) / spawns
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "in_process_ms": round(in_process * 1000, 4),
+        "subprocess_ms": round(spawned * 1000, 2),
+        "ratio": round(spawned / in_process, 1),
+    }
+
+
+def bench_harness(n: int = 4, envs: Sequence[str] = ("multiwoz", "tau"), limit: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": n}
+    for env in envs:
+        work = results_dir() / "bench" / f"harness-{env}"
+        shutil.rmtree(work, ignore_errors=True)
+        plan = _plan(env, work, n, limit=limit)
+        wall, cpu = time.monotonic(), time.process_time()
+        runner = _run(plan)
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        dialogues = sum(p.done for p in runner.progress.values())
+        out[env] = {
+            "dialogues": dialogues,
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "wall_ms_per_dialogue": round(wall / max(dialogues, 1) * 1000, 1),
+            "cpu_ms_per_dialogue": round(cpu / max(dialogues, 1) * 1000, 1),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "model_calls": runner.ledger.total().calls,
+        }
+        shutil.rmtree(work, ignore_errors=True)
+    out["multiwoz_api_call"] = subprocess_call_ratio()
+    return out
+
+
+def bench_latency(delay: float = 0.2, dialogues: int = 64, levels: Sequence[int | None] = (1, 8, 64, None)) -> dict[str, Any]:
+    """Wall / ideal at each concurrency; ideal = sum over waves of the wave's longest chain x delay."""
+    server = ServerProcess(delay)
+    os.environ["NCUSIM_ENDPOINT_CONCURRENCY"] = str(4 * dialogues)
+    os.environ["NCUSIM_LLM_CACHE"] = "0"
+    spec = f"{server.url}#bench"
+    rows = []
+    try:
+        for level in levels:
+            work = results_dir() / "bench" / f"latency-{level or 'unbounded'}"
+            shutil.rmtree(work, ignore_errors=True)
+            from shared.runner import Runner, RunPlan
+            from shared.usersim import Behaviors
+
+            plan = RunPlan(
+                env="multiwoz",
+                models=[spec],
+                behaviors=[Behaviors.parse("normal")],
+                n=4,
+                limit=max(1, dialogues // 4),
+                user_model=spec,
+                judge_model=spec,
+                attempts=1,
+                concurrency=level or dialogues,
+                results=work,
+            )
+            started = time.monotonic()
+            asyncio.run(Runner(plan, echo=lambda line: None).run())
+            wall = time.monotonic() - started
+            chains = sorted((read_json(p)["total"]["calls"] for p in work.rglob("usage.json")), reverse=True)
+            width = level or len(chains)
+            ideal = sum(max(chains[i : i + width]) for i in range(0, len(chains), width)) * delay
+            rows.append({"concurrency": level or "unbounded", "dialogues": len(chains), "wall_s": round(wall, 2),
+                         "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3)})  # fmt: skip
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        server.close()
+    return {"delay_s": delay, "levels": rows}
+
+
+def _reference_root() -> Path:
+    from shared.paths import data_path
+
+    return data_path("multiwoz_env/train_datasets")
+
+
+def bench_regrade(folders: int = 10_000) -> dict[str, Any]:
+    """Re-grade (in memory, nothing written) the reference dialogues replicated by hard links."""
+    from shared import environment
+    from shared.scoring import score_tree
+
+    source = _reference_root()
+    originals = sorted(p for p in source.glob("*/*") if (p / "goal_dict.json").is_file())
+    if not originals:
+        raise ConfigError("no reference dialogues to replicate: run `make data-reference` first")
+    work = results_dir() / "bench" / "regrade-tree"
+    shutil.rmtree(work, ignore_errors=True)
+    copies = math.ceil(folders / len(originals))
+    made = 0
+    for k in range(copies):
+        for original in originals:
+            if made >= folders:
+                break
+            target = work / "ours" / original.parent.name / f"b{k}" / original.name  # names repeat across sets
+            shutil.copytree(original, target, copy_function=os.link)
+            made += 1
+    env = environment.get("multiwoz")
+    started = time.monotonic()
+    tree = score_tree(env, work, regrade=True, write=False)
+    seconds = time.monotonic() - started
+    shutil.rmtree(work, ignore_errors=True)
+    return {"folders": made, "graded": tree.graded, "same_as_recorded": tree.agreeing, "seconds": round(seconds, 2),
+            "folders_per_s": round(tree.graded / seconds, 1)}  # fmt: skip
+
+
+BEHAVIOURS = ("normal", "unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
+
+
+def bench_economy(scenarios: int = 10) -> dict[str, Any]:
+    from shared.llm.cache import DiskCache
+
+    rows = {}
+    for behaviour in BEHAVIOURS:
+        work = results_dir() / "bench" / f"economy-{behaviour}"
+        shutil.rmtree(work, ignore_errors=True)
+        runner = _run(_plan("multiwoz", work, 1, [behaviour], limit=scenarios))
+        # A user turn is every other turn; a failed dialogue would leave no stats and be missed.
+        turns = max(sum(read_json(p)["n_turn"] for p in work.rglob("dialogue_stats.json")) / 2, 1)
+        failed = sum(p.failed for p in runner.progress.values())
+        by_role = runner.ledger.to_dict()["by_role"]
+        rows[behaviour] = {"failed_dialogues": failed} | {
+            role: {"calls_per_user_turn": round(u["calls"] / turns, 2), "tokens_per_user_turn": round(
+                (u["prompt_tokens"] + u["completion_tokens"]) / turns, 1)} for role, u in by_role.items()
+        }  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
+    # Cache on a resumed run: lose half the dialogues (as a kill would), rerun, count cache hits.
+    work = results_dir() / "bench" / "economy-resume"
+    shutil.rmtree(work, ignore_errors=True)
+    cache = DiskCache(work / "cache")
+    plan = _plan("multiwoz", work / "runs", 2, ["tangential"], limit=scenarios)
+    _run(plan, cache=cache)
+    lost = sorted(p.parent for p in (work / "runs").rglob("grading_result.json"))[::2]
+    for folder in lost:
+        shutil.rmtree(folder)
+    resumed = _run(plan, cache=cache)
+    total = resumed.ledger.total()
+    shutil.rmtree(work, ignore_errors=True)
+    return {"per_behaviour": rows, "resume": {"dialogues_rerun": len(lost), "calls": total.calls, "cached_calls": total.cached_calls,
+                                              "hit_rate": round(total.cached_calls / max(total.calls, 1), 3)}}  # fmt: skip
+
+
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {
+    "harness": bench_harness,
+    "latency": bench_latency,
+    "regrade": bench_regrade,
+    "economy": bench_economy,
+}
+
+
+def run_suites(names: Sequence[str], echo: Callable[[str], None] = print) -> dict[str, Any]:
+    reports = {}
+    for name in names:
+        started = time.monotonic()
+        report = SUITES[name]()
+        report["bench_seconds"] = round(time.monotonic() - started, 1)
+        write_json_atomic(results_dir() / "bench" / f"{name}.json", report)
+        echo(f"{name}: {json.dumps(report)}")
+        reports[name] = report
+    return reports

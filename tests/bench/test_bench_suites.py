@@ -1,0 +1,45 @@
+"""The benchmark suites run end to end at toy sizes (the real sizes are `make bench`)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shared import bench_suites
+from shared.paths import data_path
+
+
+def test_harness_and_subprocess_ratio(data_home: Path) -> None:
+    report = bench_suites.bench_harness(n=1, envs=("multiwoz", "tau"), limit=3)
+    for env in ("multiwoz", "tau"):
+        assert report[env]["dialogues"] == 3 and report[env]["model_calls"] > 3 * 3
+        assert report[env]["cpu_s"] > 0 and report[env]["peak_rss_mb"] > 50
+    call = report["multiwoz_api_call"]
+    assert call["subprocess_ms"] > call["in_process_ms"] > 0 and call["ratio"] > 10
+
+
+def test_latency_levels_are_bounded_by_the_ideal(data_home: Path) -> None:
+    report = bench_suites.bench_latency(delay=0.05, dialogues=8, levels=(1, None))
+    one, unbounded = report["levels"]
+    assert (one["concurrency"], one["dialogues"], unbounded["concurrency"]) == (1, 8, "unbounded")
+    assert one["wall_over_ideal"] >= 0.95 and unbounded["wall_over_ideal"] >= 0.95
+    assert one["ideal_s"] > unbounded["ideal_s"] * 4  # one at a time: eight chains end to end
+
+
+def test_regrade_throughput_on_replicated_reference_folders(data_home: Path, mirror: Path) -> None:
+    shutil.copytree(mirror / "NCUser" / "multiwoz_env" / "train_datasets", data_path("multiwoz_env/train_datasets"), dirs_exist_ok=True)
+    report = bench_suites.bench_regrade(folders=120)
+    assert report["folders"] == report["graded"] == report["same_as_recorded"] == 120 and report["folders_per_s"] > 0
+
+
+def test_economy_per_behaviour_and_cache_on_resume(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCUSIM_LLM_CACHE", "1")
+    report = bench_suites.bench_economy(scenarios=2)
+    assert set(report["per_behaviour"]) == set(bench_suites.BEHAVIOURS)
+    assert all(row["failed_dialogues"] == 0 and row["user"]["calls_per_user_turn"] > 0 for row in report["per_behaviour"].values())
+    tangential, normal = report["per_behaviour"]["tangential"], report["per_behaviour"]["normal"]
+    assert tangential["helper"]["calls_per_user_turn"] > normal["helper"]["calls_per_user_turn"]
+    resume = report["resume"]
+    assert resume["dialogues_rerun"] == 2 and 0 < resume["cached_calls"] <= resume["calls"]
