@@ -15,3 +15,16 @@ class DataError(NcusimError):
 
 class ModelError(NcusimError):
     """A model endpoint failed in a way retries could not fix."""
+
+
+def one_line(text: str) -> str:
+    """A message on one line: the lines of a multi-line text (a library's error) joined by spaces."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error as `<problem> (line L, column C)` instead of PyYAML's multi-line report
+    with the offending line and a caret under it."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or one_line(str(exc))
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else str(problem)
