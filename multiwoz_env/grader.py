@@ -207,6 +207,8 @@ def write_grade(folder: str | Path, options: GraderOptions | None = None) -> dic
     """Grade a folder and write `grading_result.json` (indent 4) and `pass_or_fail.txt` (no newline)."""
     folder = Path(folder)
     grade = grade_folder(folder, options)
-    write_json_atomic(folder / GRADE_FILE, grade)
+    # pass_or_fail.txt first: grading_result.json completes a dialogue folder (the runner's rule),
+    # so a run killed between the two writes never leaves a complete folder without its verdict.
     write_text_atomic(folder / PASS_FILE, "PASS" if passed(grade) else "FAIL")
+    write_json_atomic(folder / GRADE_FILE, grade)
     return grade

@@ -100,12 +100,22 @@ def run_api_call(payload: str, sandbox: Sandbox) -> Step:
     except TypeError:  # an unhashable name (the original crashed here)
         known = False
     if not known:
-        return Step(error_observation(f"API {api_name} does not exist. Please check the name properly."), payload=payload)
+        return Step(error_observation(f"API {_shown(api_name)} does not exist. Please check the name properly."), payload=payload)
     try:
         input_json = json.dumps(parsed["input_parameters"])
     except (TypeError, ValueError):
         return Step(parse_error(payload), payload=payload, api_name=api_name)
     return execute(api_name, input_json, sandbox, payload)
+
+
+def _shown(value: Any) -> str:
+    """`str(value)`, as the original's f-string showed the name; a value holding an int too long for
+    `str()` (Python's 4300-digit limit, e.g. a 0x-literal of 4000 digits) is named by its type
+    instead of raising out of the agent's step."""
+    try:
+        return str(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
 
 
 def transport(input_json: str) -> Any:

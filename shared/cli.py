@@ -15,7 +15,7 @@ import typer
 from shared import __version__
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
-from shared.errors import ConfigError, NcusimError
+from shared.errors import ConfigError, NcusimError, one_line
 from shared.serving_cli import register as _register_serving
 from shared.training.cli import register as _register_training
 
@@ -205,7 +205,7 @@ def simulate(
         env_options=_env_options(env, max_steps, domains),
     )
     plan.validate()
-    require(env.value)
+    require(env.value, verify=True)  # missing or damaged data: one line before anything runs
     run = r.Runner(plan, echo=typer.echo)
     started = time.monotonic()
     blocks = asyncio.run(run.run())
@@ -264,8 +264,15 @@ def chat(
     from shared.llm import DEFAULT_LEDGER, resolve
 
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    from shared.llm.preflight import check_endpoints
+
     chat_model = resolve(model)
-    result = asyncio.run(chat_model.chat(messages, temperature=temperature, max_tokens=max_tokens, role="agent"))
+
+    async def ask() -> Any:
+        await check_endpoints([chat_model])  # a server that is not running: one line in seconds, not after every retry
+        return await chat_model.chat(messages, temperature=temperature, max_tokens=max_tokens, role="agent")
+
+    result = asyncio.run(ask())
     typer.echo(result.text)
     typer.echo(json.dumps({"model": model, "usage": DEFAULT_LEDGER.to_dict()["total"]}), err=True)
 
@@ -280,12 +287,28 @@ _register_report(app)
 _register_analysis(app)
 
 
+def _shown(message: str) -> str:
+    """An error message as printed: one line, with every key value redacted."""
+    from shared.llm.keys import redact
+
+    return redact(one_line(message))
+
+
 def main() -> None:
-    """Console entry: usage errors are typer's (exit 2); the kit's own errors are one line (exit 2)."""
+    """Console entry: usage errors are typer's (exit 2); the kit's own errors are one line (exit 2),
+    and so is a file-system error on a path the user gave (a results folder under a file, no permission)."""
     try:
         app()
     except NcusimError as exc:
-        typer.echo(f"ncusim: error: {exc}", err=True)
+        typer.echo(f"ncusim: error: {_shown(str(exc))}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # not about a path: a defect, keep its traceback
+        where = Path(str(exc.filename))
+        if where.name.startswith(".") and where.name.endswith(".tmp"):  # an atomic write's temp file: name its folder
+            where = where.parent
+        typer.echo(f"ncusim: error: cannot use {where}: {_shown(exc.strerror or str(exc))}: check the path and its permissions", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("ncusim: interrupted", err=True)

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -124,17 +124,17 @@ class HttpSource(Source):
         url = self.base_url + repo_path
         last: Exception | None = None
         for attempt in range(3):
+            if attempt:
+                time.sleep(0.5 * attempt)
             try:
                 response = self.client.get(url)
             except httpx.TransportError as exc:  # DNS, refused, reset, timeout
                 last = exc
-                time.sleep(0.5 * (attempt + 1))
                 continue
             if response.status_code == 404:
                 raise FetchFailure("missing", f"{repo_path} not found (HTTP 404 at {url})")
             if response.status_code >= 500 or response.status_code == 429:
                 last = httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
-                time.sleep(0.5 * (attempt + 1))
                 continue
             if response.status_code != 200:
                 raise FetchFailure("http", f"{repo_path}: HTTP {response.status_code} from {url}")
@@ -161,6 +161,7 @@ class FetchReport:
     bytes_fetched: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, FetchFailure]] = field(default_factory=list)
+    skipped: int = 0  # not tried: the source was unreachable
 
     def summary(self) -> str:
         return (
@@ -182,15 +183,16 @@ def _fetch_one(entry: FileEntry, source: Source) -> int:
     return len(data)
 
 
-def _failure_line(failures: list[tuple[str, FetchFailure]], total: int) -> str:
+def _failure_line(failures: list[tuple[str, FetchFailure]], total: int, skipped: int = 0) -> str:
+    """`skipped`: files not tried once the source was found unreachable (they count as not downloaded)."""
     network = [f for _, f in failures if f.kind == "network"]
     if network and len(network) == len(failures):
         return (
-            f"could not download {len(network)} of {total} data files ({network[0].detail}); "
+            f"could not download {len(network) + skipped} of {total} data files ({network[0].detail}); "
             "no network? set NCUSIM_DATA_MIRROR=<dir> to copy from a local mirror"
         )
     first = failures[0][1].detail
-    more = f" (and {len(failures) - 1} more failed files)" if len(failures) > 1 else ""
+    more = f" (and {len(failures) - 1 + skipped} more failed files)" if len(failures) + skipped > 1 else ""
     return f"{first}{more}; files verified before were left untouched"
 
 
@@ -225,8 +227,15 @@ def fetch(
             try:
                 report.bytes_fetched += future.result()
                 report.fetched += 1
+            except CancelledError:
+                report.skipped += 1
             except FetchFailure as failure:
                 report.failures.append((entry.path, failure))
+                if failure.kind == "network":
+                    # The source cannot be reached: every other file would fail the same way, each
+                    # after its retries (minutes for a full fetch); the ones not started are dropped.
+                    for other in futures:
+                        other.cancel()
             except OSError as exc:
                 report.failures.append((entry.path, FetchFailure("io", f"cannot write {entry.local}: {exc.strerror}")))
             done += 1
@@ -235,7 +244,7 @@ def fetch(
     report.seconds = time.monotonic() - start
     if report.failures:
         report.failures.sort(key=lambda item: item[0])
-        raise DataError(_failure_line(report.failures, report.total))
+        raise DataError(_failure_line(report.failures, report.total, report.skipped))
     return report
 
 
@@ -252,12 +261,24 @@ def missing(envs: Iterable[str]) -> list[FileEntry]:
     return [e for e in entries_for(envs) if not e.local.is_file()]
 
 
-def require(env: str) -> None:
-    """Raise a one-line DataError when the environment's data has not been fetched yet."""
-    absent = missing([env])
+def require(env: str, verify: bool = False) -> None:
+    """Raise a one-line DataError when the environment's data has not been fetched yet or a file is
+    not the manifest's: its size is checked always (one stat per file), its SHA-256 with `verify`
+    (`ncusim simulate` does, about a second for either environment)."""
+    entries = entries_for([env])
+    absent = [e for e in entries if not e.local.is_file()]
     if absent:
         raise DataError(
             f"{len(absent)} {env} data files are missing (first: {absent[0].path}): run `make data` or `ncusim data --env {env}`"
+        )
+    changed = [e for e in entries if e.local.stat().st_size != e.size]
+    if verify and not changed:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            changed = [e for e, ok in zip(entries, pool.map(is_verified, entries), strict=True) if not ok]
+    if changed:
+        raise DataError(
+            f"{len(changed)} {env} data file(s) differ from the manifest (first: {changed[0].path}, a changed or damaged copy): "
+            f"run `make data` or `ncusim data --env {env}` to fetch them again"
         )
 
 

@@ -34,6 +34,7 @@ from shared.files import read_json, write_json_atomic
 from shared.llm import resolve
 from shared.llm.base import ChatModel
 from shared.llm.keys import redact
+from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
 from shared.paths import results_dir
 from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
@@ -89,6 +90,16 @@ class RunPlan:
     def root(self) -> Path:
         base = (self.results or results_dir()) / self.env
         return base / "train" if self.split == "train" else base
+
+
+def make_results_folder(folder: Path) -> None:
+    """mkdir -p, or one clear line when the results folder cannot be made (a file in the way, no permission)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the results folder {folder}: {exc.strerror}: give a writable folder with --results (RESULTS=) or NCUSIM_RESULTS"
+        ) from None
 
 
 def model_dir(spec: str) -> str:
@@ -161,6 +172,7 @@ class ExperimentProgress:
     started: float = field(default_factory=time.monotonic)
     ledger: UsageLedger = field(default_factory=UsageLedger)
     active: list[UsageLedger] = field(default_factory=list)  # dialogues in flight, counted live
+    failures: dict[str, str] = field(default_factory=dict)  # dialogue folder name -> why its attempt failed
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -242,8 +254,9 @@ class Runner:
             token = ACTIVE_LEDGER.set(ledger)
             progress.active.append(ledger)
             entry: dict[str, Any] = {"attempt": attempt, "seed": seed, "pass": self.passes, "aligned": None}
+            usage_written = False
             try:
-                shutil.rmtree(spec.folder, ignore_errors=True)
+                self.wipe(spec.folder)
                 spec.folder.mkdir(parents=True)
                 write_json_atomic(
                     spec.folder / "run_meta.json",
@@ -274,6 +287,10 @@ class Runner:
                 record = await converse(self.env, episode, user, self.model(spec.model), spec.folder, self.agent_settings(spec.model))
                 judge_model, _ = user_models.get("judge")
                 alignment = await judge_or_unaligned(self.env, user, record, judge_model, spec.folder.name)
+                # Every model call is done: usage.json goes in before the grade file, whose arrival
+                # makes the folder complete, so a kill can never leave a complete folder without it.
+                write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
+                usage_written = True
                 grade = self.env.grade(spec.folder)
                 passed, _ = self.env.outcome(grade)
                 entry.update(aligned=bool(alignment["result"]), passed=passed, ended_by=record.ended_by)
@@ -281,21 +298,54 @@ class Runner:
             except NcusimError as exc:
                 entry["error"] = redact(f"{type(exc).__name__}: {exc}")
                 progress.failed += 1
+                progress.failures[spec.folder.name] = entry["error"]
             except Exception as exc:  # noqa: BLE001 - one broken dialogue must not stop the run
                 entry["error"] = redact(f"{type(exc).__name__}: {exc}")
                 progress.failed += 1
+                progress.failures[spec.folder.name] = entry["error"]
             finally:
                 ACTIVE_LEDGER.reset(token)
                 progress.active.remove(ledger)
                 progress.ran += 1
                 if spec.folder.is_dir():
-                    write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
+                    if not usage_written:
+                        write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
                     if "error" in entry:
                         write_json_atomic(spec.folder / "failure.json", {"error": entry["error"], "attempt": attempt, "seed": seed})
                 progress.ledger.merge(ledger)
                 self.ledger.merge(ledger)
                 log.add(spec.folder.name, entry)
                 log.save()
+
+    def wipe(self, folder: Path) -> None:
+        """Remove a dialogue folder, its completion markers first: a kill halfway through the
+        removal leaves an incomplete folder (rerun on resume), never one that looks complete."""
+        for marker in (self.env.grade_file, "goal_align_result.json"):
+            (folder / marker).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def recover_entry(self, spec: DialogueSpec) -> bool:
+        """A kill after a dialogue's grade file but before its log entry was saved leaves a complete
+        folder the regeneration log does not know: take the entry from the folder's own files
+        instead of simulating it again. True when an entry was added."""
+        log = self.logs[spec.experiment]
+        name = spec.folder.name
+        if not is_complete(spec.folder, self.env.grade_file):
+            return False
+        try:
+            meta = read_json(spec.folder / "run_meta.json")
+            passed, _ = self.env.outcome(self.env.read_grade(spec.folder))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        if any(e.get("attempt") == meta.get("attempt") and e.get("aligned") is not None for e in log.entries.get(name, [])):
+            return False
+        try:
+            ended_by = read_json(spec.folder / "dialogue_stats.json").get("ended_by")
+        except (OSError, ValueError, AttributeError):
+            ended_by = None
+        entry = {"attempt": meta.get("attempt"), "seed": meta.get("seed"), "pass": None, "aligned": bool(read_aligned(spec.folder))}
+        log.add(name, {**entry, "passed": passed, "ended_by": ended_by, "recovered": True})
+        return True
 
     # --- passes -------------------------------------------------------------------------
 
@@ -328,24 +378,32 @@ class Runner:
         specs = self.dialogues()
         if not specs:
             raise ConfigError("the selection is empty: check SCENARIOS, SUBSET and LIMIT")
+        # Nothing is written before every model resolves (spec, key) and every HTTP endpoint can be
+        # reached: a wrong setting stops the run with one line and no half-made result folders.
+        for spec in specs:
+            self.model(spec.model)
+        user_models = self.user_models()
+        await check_endpoints(self._models.values())
         for spec in specs:
             if spec.experiment not in self.logs:
                 self.logs[spec.experiment] = RegenerationLog(spec.experiment)
-                spec.experiment.mkdir(parents=True, exist_ok=True)
+                make_results_folder(spec.experiment)
         totals: dict[Path, int] = {}
         for spec in specs:
             totals[spec.experiment] = totals.get(spec.experiment, 0) + 1
         for experiment, total in totals.items():
             name = "/".join(experiment.relative_to(self.plan.root).parts)
             self.progress[experiment] = ExperimentProgress(name, total)
-        user_models = self.user_models()
-        for spec in specs:
-            self.model(spec.model)
+        recovered = {spec.experiment for spec in specs if self.recover_entry(spec)}
+        for experiment in recovered:
+            self.logs[experiment].save()
         limit = asyncio.Semaphore(self.plan.concurrency)
         blocks: dict[Path, ScoreBlock] = {}
         started = time.monotonic()
         while self.passes < self.plan.max_attempts:
-            todo = [s for s in specs if self.needs_run(s)]
+            # A dialogue whose attempt failed (failure.json) waits for the next invocation: rerunning
+            # it at once would pay again for every call before the one that keeps failing.
+            todo = [s for s in specs if self.needs_run(s) and s.folder.name not in self.progress[s.experiment].failures]
             for experiment, progress in self.progress.items():
                 progress.done = sum(1 for s in specs if s.experiment == experiment and not self.needs_run(s))
             if not todo:
@@ -416,6 +474,7 @@ class Runner:
                 "passes": self.passes,
                 "dialogues_run": progress.ran,
                 "dialogues_failed": progress.failed,
+                "failures": dict(progress.failures),
                 "usage": progress.ledger.to_dict(),
             }
             write_json_atomic(
@@ -460,4 +519,10 @@ def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:
         "cost by role: "
         + ", ".join(f"{role} ${u['cost_usd']:.4f} ({u['calls']} calls, {u['retries']} retries)" for role, u in total.items())
     )
+    failures = [(progress.name, name, why) for progress in runner.progress.values() for name, why in sorted(progress.failures.items())]
+    if failures:
+        out.append(f"{len(failures)} dialogue(s) failed, each with its reason in failure.json; rerun the same command to retry them:")
+        out.extend(f"  {experiment}/{name}: {why}" for experiment, name, why in failures[:20])
+        if len(failures) > 20:
+            out.append(f"  ... and {len(failures) - 20} more")
     return out

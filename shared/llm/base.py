@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -165,6 +166,7 @@ class BaseChatModel:
 
         async with endpoint_limit(self.endpoint, self.max_concurrency):
             done = await call_with_retries(lambda: self._complete(messages, params), self.retry, describe, on_retry)
+        done.text = encodable(done.text)
         cost = self.active_ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
         if key is not None and self.cache is not None:
             self.cache.put(
@@ -201,7 +203,7 @@ class BaseChatModel:
         if self.structured_mode == "prompt":
             convo = _with_instruction(convo, schema)
         last_error = ""
-        for _ in range(attempts):
+        for attempt in range(attempts):
             params = dict(base)
             if self.structured_mode == "json_schema":
                 params["response_format"] = {
@@ -221,6 +223,8 @@ class BaseChatModel:
                 return st.validate(schema, result.text)
             except ValueError as exc:
                 last_error = str(exc)
+                if attempt < attempts - 1:  # the re-ask below is a retry: count it with the transport ones
+                    self.active_ledger.record_retry(role, self.spec, invalid_reply=True)
                 if self.structured_mode == "json_schema" and isinstance(exc, st.NoJSON):
                     # The server took response_format and ignored it (transformers serve does).
                     log.info("%s ignored JSON-schema mode; using prompt-and-parse", self.spec)
@@ -232,6 +236,19 @@ class BaseChatModel:
                     {"role": "user", "content": f"That reply was not valid ({last_error}). Reply again with only the JSON object."},
                 ]
         raise ModelError(f"{self.spec} gave no valid {st.schema_name(schema)} in {attempts} attempts (last problem: {last_error})")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """Model text as UTF-8 can hold it. A server can send a lone surrogate (a JSON `\\ud83d` escape
+    cut from its pair); it becomes U+FFFD here, so no file of the dialogue fails to write."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _with_instruction(messages: list[Message], schema: type[BaseModel] | dict[str, Any]) -> list[Message]:

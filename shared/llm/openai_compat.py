@@ -49,12 +49,15 @@ class OpenAICompatModel(BaseChatModel):
         if text is None:
             raise EmptyCompletion("no content")
         usage = response.usage
-        return Completion(
+        done = Completion(
             text,
             usage.prompt_tokens if usage else 0,
             usage.completion_tokens if usage else 0,
             choice.finish_reason,
         )
+        if not text.strip():  # retried like any empty 200; used as the answer if every try is empty
+            raise EmptyCompletion("empty content", completion=done)
+        return done
 
 
 class MultiEndpointModel(BaseChatModel):

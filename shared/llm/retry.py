@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import openai
 
@@ -24,7 +24,15 @@ T = TypeVar("T")
 
 
 class EmptyCompletion(Exception):
-    """The server answered 200 without a usable choice: worth another try."""
+    """The server answered 200 without a usable choice: worth another try.
+
+    `completion` is what to return when every try was empty: a model may really mean an empty
+    answer (the original used it as such), while an empty 200 from a faulty endpoint is retried.
+    """
+
+    def __init__(self, reason: str, completion: Any = None) -> None:
+        super().__init__(reason)
+        self.completion = completion
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ def explain(exc: BaseException, where: str, model: str, key_var: str | None, att
     elif status is not None and is_transient(exc):
         message = f"{where} kept failing (HTTP {status}) after {attempts} attempts"
     elif status is not None:
-        body = str(getattr(exc, "message", exc))[:300]
+        body = redact(str(getattr(exc, "message", exc)))[:300]  # redacted before the cut: no partial key survives it
         message = f"{where} refused the request for {model!r} (HTTP {status}): {body}"
     elif isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError):
         message = f"{where} timed out after {attempts} attempts"
@@ -117,6 +125,8 @@ async def call_with_retries(
             raise  # already a clear message from our own code
         except Exception as exc:  # classified below; non-transient errors leave at once
             if not is_transient(exc) or attempt == policy.attempts - 1:
+                if isinstance(exc, EmptyCompletion) and exc.completion is not None:
+                    return cast(T, exc.completion)  # empty every time: the model's own answer
                 raise describe(exc, attempt + 1) from None
             if on_retry:
                 on_retry(exc)

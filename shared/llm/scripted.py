@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from shared.errors import ConfigError, ModelError
+from shared.errors import ConfigError, ModelError, yaml_problem
 from shared.llm.base import BaseChatModel, Completion, Message
 
 
@@ -25,7 +25,7 @@ def load_replies(path: Path) -> list[str]:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"scripted model file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise ConfigError(f"scripted model file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {yaml_problem(exc)}") from None
     if isinstance(data, dict):
         data = data.get("replies")
     if not isinstance(data, list) or not all(isinstance(r, str) for r in data):

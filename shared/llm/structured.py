@@ -7,6 +7,7 @@ around it are tolerated), validates it, and on failure asks again with the valid
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -64,25 +65,33 @@ def instruction(schema: type[BaseModel] | dict[str, Any]) -> str:
     return text + ("\n" + "\n".join(notes) if notes else "")
 
 
+MAX_JSON_STARTS = 256  # `{`/`[` positions tried; a real reply has its object after a few words of chatter
+
+
 class NoJSON(ValueError):
     """The reply holds no JSON value at all (as opposed to JSON of the wrong shape)."""
 
 
 def extract_json(text: str) -> Any:
-    """The first JSON value in `text` that decodes (whole text, then each `{` or `[` in turn)."""
+    """The first JSON value in `text` that decodes (whole text, then each `{` or `[` in turn, the
+    first MAX_JSON_STARTS of them).
+
+    JSON nested deeper than the decoder's recursion limit does not decode (RecursionError is
+    caught like any decoding error), so no model text can raise anything but NoJSON here; the cap
+    on start positions keeps a reply of thousands of brackets from costing seconds per parse."""
     stripped = text.strip()
     try:
         return json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     decoder = json.JSONDecoder()
-    for index, char in enumerate(stripped):
-        if char in "{[":
-            try:
-                value, _ = decoder.raw_decode(stripped, index)
-                return value
-            except ValueError:
-                continue
+    starts = (index for index, char in enumerate(stripped) if char in "{[")
+    for index in itertools.islice(starts, MAX_JSON_STARTS):
+        try:
+            value, _ = decoder.raw_decode(stripped, index)
+            return value
+        except (ValueError, RecursionError):
+            continue
     raise NoJSON("no JSON object found in the reply")
 
 

@@ -20,8 +20,9 @@ class Usage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     cached_calls: int = 0
-    retries: int = 0
+    retries: int = 0  # requests sent again: transport faults, and re-asks after invalid structured replies
     unpriced_calls: int = 0
+    invalid_replies: int = 0  # of the retries: re-asks after a structured reply that did not parse or validate
 
     def add(self, other: Usage) -> None:
         for name, value in asdict(other).items():
@@ -75,9 +76,11 @@ class UsageLedger:
             for key, usage in rows.items():
                 self._rows.setdefault(key, Usage()).add(usage)
 
-    def record_retry(self, role: str, model: str) -> None:
+    def record_retry(self, role: str, model: str, invalid_reply: bool = False) -> None:
         with self._lock:
-            self._row(role, model).retries += 1
+            row = self._row(role, model)
+            row.retries += 1
+            row.invalid_replies += int(invalid_reply)
 
     def by_role(self) -> dict[str, Usage]:
         out: dict[str, Usage] = {}

@@ -22,13 +22,36 @@ _BUILTIN_NAME = "eval"
 # `(1)(2)`), which always fail at run time since no value is callable.
 _ALLOWED_CHARACTERS = "0123456789+-*/(). "
 
+# Integer results are capped at MAX_INT_BITS: `9**9**9**9` would keep eval (and this loop, which
+# runs in the dialogue's event loop) busy for ever. Anything that large cannot become the float
+# the tool returns, so the cap raises the error the final float() would have raised.
+MAX_INT_BITS = 100_000
+
+
+def _too_large() -> NoReturn:
+    raise OverflowError("int too large to convert to float")
+
+
+def _mul(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS + 1:
+        _too_large()
+    return operator.mul(left, right)
+
+
+def _pow(base: Any, exponent: Any) -> Any:
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
+        if (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:
+            _too_large()
+    return operator.pow(base, exponent)
+
+
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Mult: _mul,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
+    ast.Pow: _pow,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 
