@@ -85,6 +85,8 @@ class FitResult:
     seconds: float
     device: str
     quantized: bool
+    four_bit_layers: int = 0  # bitsandbytes Linear4bit modules in the trained model (QLoRA evidence)
+    peak_gpu_gib: float | None = None  # torch.cuda.max_memory_allocated over load + training
 
     @property
     def losses(self) -> list[float]:
@@ -269,7 +271,9 @@ def fit(base: str, tokenizer: Any, dataset: Any, config: TrainConfig, output_dir
     trainer.save_model(str(output_dir))
     device = "cuda" if cuda else "cpu"
     logged, mean_loss = read_losses(loss_log)
-    return FitResult(output_dir, trainer.state.global_step, logged, mean_loss, seconds, device, quantize)
+    four_bit = sum(1 for module in trainer.model.modules() if type(module).__name__ == "Linear4bit")
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+    return FitResult(output_dir, trainer.state.global_step, logged, mean_loss, seconds, device, quantize, four_bit, peak)
 
 
 def train(config: TrainConfig, echo: Echo = print) -> TrainResult:
@@ -304,6 +308,7 @@ def train(config: TrainConfig, echo: Echo = print) -> TrainResult:
     logged = ", ".join(f"{loss:.4f}@{step}" for step, loss in result.logged[:3] + result.logged[3:][-3:])
     mean = f"mean {result.mean_loss:.4f}" if result.mean_loss is not None else "no mean"
     loss_text = f"loss {logged or 'not logged'} ({mean}; all in {LOSS_LOG})"
-    mode = "QLoRA (4-bit)" if result.quantized else "LoRA"
-    say(f"trained {mode} on {result.device}: {result.steps} steps in {result.seconds:.1f}s, {loss_text}; adapter in {output_dir}")
+    mode = f"QLoRA (4-bit: {result.four_bit_layers} Linear4bit layers)" if result.quantized else "LoRA"
+    peak = f", peak GPU memory {result.peak_gpu_gib:.2f} GiB" if result.peak_gpu_gib is not None else ""
+    say(f"trained {mode} on {result.device}: {result.steps} steps in {result.seconds:.1f}s{peak}, {loss_text}; adapter in {output_dir}")
     return TrainResult(result, selection, stats, base)
