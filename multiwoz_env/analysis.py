@@ -16,11 +16,13 @@ from typing import Any
 
 from multiwoz_env import resources
 from multiwoz_env.grader import Grader, GraderOptions, LookupFailed, lookup, time_ok
+from shared.analysis.counters import mean_or_none, tangential_counts
+from shared.apology import is_apology
 from shared.files import read_json
+from shared.scoring import read_aligned
 
 HELPER_APIS = ("show_app_description", "show_api_description", "show_api_docs")
 # The apology keywords of the original's appendix script (lower-cased substrings).
-APOLOGY_WORDS = ("apologize", "apologise", "apology", "sorry", "i'm sorry", "i am sorry", "we're sorry", "we are sorry")
 _INT_TYPES = ("int", "integer")
 
 
@@ -185,9 +187,9 @@ def _talk_turns(messages: list[dict[str, Any]]) -> list[str]:
     return [str(m.get("content", "")) for m in messages[:-1] if m.get("role") == "assistant" and "Talk" in str(m.get("content", ""))]
 
 
-def is_apology(text: str, words: tuple[str, ...] = APOLOGY_WORDS) -> bool:
-    action = text.split("Action:")[-1].lower()
-    return any(word in action for word in words)
+def apologises(talk: str) -> bool:
+    """An apology word in the turn's action (what the user reads), not in its thought."""
+    return is_apology(talk.split("Action:")[-1])
 
 
 def appendix(folder: Path) -> dict[str, Any]:
@@ -197,16 +199,11 @@ def appendix(folder: Path) -> dict[str, Any]:
     messages = read_json(chat_file) if chat_file.is_file() else []
     talks = _talk_turns(messages)
     out["agent_turns"] = len(talks)
-    out["apology_turns"] = sum(is_apology(t) for t in talks)
+    out["apology_turns"] = sum(apologises(t) for t in talks)
     responses_file = folder / "agent_response_list.json"
     responses = read_json(responses_file) if responses_file.is_file() else []
     out["invented_observations"] = sum(str(r).count("Observation") for r in responses)
-    tangential_file = folder / "tangential_config.json"
-    try:
-        tangential = read_json(tangential_file)
-        out["n_complain"], out["n_tangential"] = int(tangential["n_complain"]), int(tangential["n_tangential"])
-    except (OSError, ValueError, KeyError, TypeError):
-        out["n_complain"] = out["n_tangential"] = None
+    out["n_complain"], out["n_tangential"] = tangential_counts(folder)
     return out
 
 
@@ -215,10 +212,7 @@ def dialogue_record(folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     passed = (folder / "pass_or_fail.txt").read_text().strip() == "PASS" if (folder / "pass_or_fail.txt").is_file() else None
     record: dict[str, Any] = {"folder": folder.name, "passed": passed}
-    try:
-        record["aligned"] = bool(read_json(folder / "goal_align_result.json")["result"])
-    except (OSError, ValueError, KeyError, TypeError):
-        record["aligned"] = None
+    record["aligned"] = read_aligned(folder)
     stats_file = folder / "dialogue_stats.json"
     stats = read_json(stats_file) if stats_file.is_file() else {}
     record["n_turn"], record["n_reasoning"] = stats.get("n_turn"), stats.get("n_reasoning")
@@ -226,10 +220,6 @@ def dialogue_record(folder: Path) -> dict[str, Any]:
     record.update(failure_categories(folder) if passed is False else {"no_book": 0, "multi_book": 0, "wrong_book": 0})
     record.update(appendix(folder))
     return record
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,12 +250,12 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "no_book": total("no_book"),
         "wrong_book": total("wrong_book"),
         "multi_book": total("multi_book"),
-        "apology_ratio": _mean(ratios),
+        "apology_ratio": mean_or_none(ratios),
         "apology_dialogues": len(ratios),
-        "tangential_complaints_per_dialogue": _mean([float(c) for c in complaints]),
+        "tangential_complaints_per_dialogue": mean_or_none([float(c) for c in complaints]),
         "invented_observations_per_dialogue": total("invented_observations") / n if n else None,
-        "average_turn": _mean([float(r["n_turn"]) for r in records if r.get("n_turn") is not None]),
-        "average_reasoning": _mean([float(r["n_reasoning"]) for r in records if r.get("n_reasoning") is not None]),
+        "average_turn": mean_or_none([float(r["n_turn"]) for r in records if r.get("n_turn") is not None]),
+        "average_reasoning": mean_or_none([float(r["n_reasoning"]) for r in records if r.get("n_reasoning") is not None]),
     }
 
 

@@ -5,8 +5,9 @@ Suites (each writes `results/bench/<suite>.json`):
   models: wall time, CPU time and peak memory per dialogue, i.e. what the runner, simulator,
   sandbox and graders cost on their own; plus one MultiWOZ API call in process versus the
   original's design of one Python subprocess per call (the ratio).
-- `latency`: a local server answering every call after a fixed delay, at concurrency 1, 8, 64 and
-  unbounded: wall time / ideal (the ideal is the longest chain of calls times the delay per wave).
+- `latency`: a local server answering every call after a fixed delay, with dialogues as long as the
+  published ones (8 user turns), at concurrency 1, 8, 64 and unbounded: wall time / ideal (the
+  ideal is the longest chain of calls times the delay per wave) and the event-loop CPU per call.
 - `regrade`: re-grading throughput over the reference dialogues replicated (hard links) to many folders.
 - `economy`: model calls and tokens per user turn for each behaviour (helpers included) and the
   disk-cache hit rate when a run is resumed after losing half of its dialogues.
@@ -164,15 +165,27 @@ def bench_harness(n: int = 4, envs: Sequence[str] = ("multiwoz", "tau"), limit: 
     return out
 
 
-def bench_latency(delay: float = 0.2, dialogues: int = 64, levels: Sequence[int | None] = (1, 8, 64, None)) -> dict[str, Any]:
-    """Wall / ideal at each concurrency; ideal = sum over waves of the wave's longest chain x delay."""
-    server = ServerProcess(delay)
+def bench_latency(
+    delay: float = 0.5,
+    dialogues: int = 64,
+    levels: Sequence[int | None] = (1, 8, 64, None),
+    user_turns: int = 8,
+    serial_dialogues: int = 8,
+) -> dict[str, Any]:
+    """Wall / ideal at each concurrency; ideal = sum over waves of the wave's longest chain x delay.
+
+    Concurrency 1 runs `serial_dialogues` of them (its ratio does not depend on how many, and all
+    64 end to end would take most of an hour). `loop_ms_per_call` is the runner process's CPU time
+    per model call: what a wave of concurrent replies queues behind on the event loop.
+    """
+    server = ServerProcess(delay, user_turns)
     os.environ["NCUSIM_ENDPOINT_CONCURRENCY"] = str(4 * dialogues)
     os.environ["NCUSIM_LLM_CACHE"] = "0"
     spec = f"{server.url}#bench"
     rows = []
     try:
         for level in levels:
+            count = min(dialogues, serial_dialogues) if level == 1 else dialogues
             work = results_dir() / "bench" / f"latency-{level or 'unbounded'}"
             shutil.rmtree(work, ignore_errors=True)
             from shared.runner import Runner, RunPlan
@@ -183,25 +196,27 @@ def bench_latency(delay: float = 0.2, dialogues: int = 64, levels: Sequence[int 
                 models=[spec],
                 behaviors=[Behaviors.parse("normal")],
                 n=4,
-                limit=max(1, dialogues // 4),
+                limit=max(1, math.ceil(count / 4)),
                 user_model=spec,
                 judge_model=spec,
                 attempts=1,
-                concurrency=level or dialogues,
+                concurrency=level or count,
                 results=work,
             )
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             asyncio.run(Runner(plan, echo=lambda line: None).run())
-            wall = time.monotonic() - started
+            wall, cpu = time.monotonic() - started, time.process_time() - cpu
             chains = sorted((read_json(p)["total"]["calls"] for p in work.rglob("usage.json")), reverse=True)
             width = level or len(chains)
             ideal = sum(max(chains[i : i + width]) for i in range(0, len(chains), width)) * delay
-            rows.append({"concurrency": level or "unbounded", "dialogues": len(chains), "wall_s": round(wall, 2),
-                         "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3)})  # fmt: skip
+            rows.append({"concurrency": level or "unbounded", "dialogues": len(chains),
+                         "calls_per_dialogue": round(sum(chains) / len(chains), 1), "wall_s": round(wall, 2),
+                         "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3),
+                         "loop_ms_per_call": round(1000 * cpu / sum(chains), 2)})  # fmt: skip
             shutil.rmtree(work, ignore_errors=True)
     finally:
         server.close()
-    return {"delay_s": delay, "levels": rows}
+    return {"delay_s": delay, "user_turns": user_turns, "levels": rows}
 
 
 def _reference_root() -> Path:
@@ -283,11 +298,13 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
-def run_suites(names: Sequence[str], echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_suites(
+    names: Sequence[str], echo: Callable[[str], None] = print, overrides: dict[str, Callable[[], dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     reports = {}
     for name in names:
         started = time.monotonic()
-        report = SUITES[name]()
+        report = {**SUITES, **(overrides or {})}[name]()
         report["bench_seconds"] = round(time.monotonic() - started, 1)
         write_json_atomic(results_dir() / "bench" / f"{name}.json", report)
         echo(f"{name}: {json.dumps(report)}")

@@ -221,27 +221,26 @@ def simulate(
 
 @app.command()
 def bench(
-    suite: Annotated[
-        list[str] | None, typer.Option(help="runner (fixed-delay server), harness, latency, regrade, economy; repeatable (default all)")
-    ] = None,
-    dialogues: Annotated[int, typer.Option(min=4, help="runner suite: dialogues at once")] = 40,
-    delay: Annotated[float, typer.Option(min=0.01, help="runner suite: seconds each model call takes")] = 1.0,
+    suite: Annotated[list[str] | None, typer.Option(help="harness, latency, regrade, economy; repeatable (default all)")] = None,
+    dialogues: Annotated[int, typer.Option(min=4, help="latency suite: dialogues per concurrency level")] = 64,
+    delay: Annotated[float, typer.Option(min=0.01, help="latency suite: seconds each model call takes")] = 0.5,
+    turns: Annotated[int, typer.Option(min=1, help="latency suite: user turns per dialogue")] = 8,
 ) -> None:
     """Benchmarks of the kit's own costs; each suite writes results/bench/<suite>.json."""
-    from shared.bench import run_bench
-    from shared.bench_suites import SUITES, run_suites
+    from functools import partial
+
+    from shared.bench_suites import SUITES, bench_latency, run_suites
     from shared.data import require
 
-    chosen = suite or ["runner", *SUITES]
-    unknown = sorted(set(chosen) - {"runner", *SUITES})
+    chosen = suite or list(SUITES)
+    unknown = sorted(set(chosen) - set(SUITES))
     if unknown:
-        raise ConfigError(f"unknown bench suite(s) {', '.join(unknown)}: choose runner, {', '.join(SUITES)}")
+        raise ConfigError(f"unknown bench suite(s) {', '.join(unknown)}: choose {', '.join(SUITES)}")
     require("multiwoz")
-    if "tau" in " ".join(chosen) or "harness" in chosen:
+    if "harness" in chosen:
         require("tau")
-    if "runner" in chosen:
-        typer.echo(f"runner: {json.dumps(run_bench(dialogues=dialogues, delay=delay))}")
-    run_suites([name for name in chosen if name != "runner"], echo=typer.echo)
+    latency = partial(bench_latency, delay=delay, dialogues=dialogues, user_turns=turns)
+    run_suites(chosen, echo=typer.echo, overrides={"latency": latency})
 
 
 @app.command("prepare-local")
@@ -262,6 +261,7 @@ def chat(
 ) -> None:
     """Send one message to a model: a quick check that a spec, key and endpoint work."""
     from shared.llm import DEFAULT_LEDGER, resolve
+    from shared.llm.base import close_models
 
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     from shared.llm.preflight import check_endpoints
@@ -269,8 +269,11 @@ def chat(
     chat_model = resolve(model)
 
     async def ask() -> Any:
-        await check_endpoints([chat_model])  # a server that is not running: one line in seconds, not after every retry
-        return await chat_model.chat(messages, temperature=temperature, max_tokens=max_tokens, role="agent")
+        try:
+            await check_endpoints([chat_model])  # a server that is not running: one line in seconds, not after every retry
+            return await chat_model.chat(messages, temperature=temperature, max_tokens=max_tokens, role="agent")
+        finally:
+            await close_models([chat_model])
 
     result = asyncio.run(ask())
     typer.echo(result.text)

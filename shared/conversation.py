@@ -8,6 +8,7 @@ then the simulator's state files, `goal_align_result.json` (judge) and the envir
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from shared.files import write_json_atomic, write_text_atomic
 from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, judge, transcript
 from shared.llm.base import ChatModel
 from shared.usersim import UserSimulator
+
+LIVE_VIEW_SECONDS = 1.0  # how stale the transcripts of a running dialogue may be on disk
 
 
 @dataclass
@@ -36,6 +39,7 @@ class DialogueRecord:
     responses: list[str] = field(default_factory=list)
     n_turn: int = 0
     ended_by: str = ""  # "stop" | "budget"
+    live_saved_at: float = float("-inf")  # monotonic time of the last live-view write
 
     def stats(self, episode: Any) -> dict[str, Any]:
         """The original's dialogue_stats.json keys, plus how the dialogue ended (`stop` or `budget`)."""
@@ -55,7 +59,7 @@ def _agent_text_file(messages: list[dict[str, str]]) -> str:
 
 
 def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
-    """The agent's chat after every step; the files derived from it once, at the end."""
+    """The agent's chat; the files derived from it once, at the end."""
     messages = env.agent_messages(episode, record.history)
     # Compact while the dialogue runs (the C encoder; indent forces the slow pure-Python one), the
     # original's indent 4 once it ends.
@@ -63,6 +67,18 @@ def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, fin
     if final:
         write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
         write_json_atomic(record.folder / "agent_response_list.json", record.responses)
+
+
+def _save_live_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
+    """Both transcripts as they stand, for whoever watches a running dialogue: at most once per
+    LIVE_VIEW_SECONDS while it runs (each write is a file creation, and a wave of 64 dialogues
+    writing after every step queued the event loop behind the disk), and always at the end."""
+    now = time.monotonic()
+    if not final and now - record.live_saved_at < LIVE_VIEW_SECONDS:
+        return
+    record.live_saved_at = now
+    write_text_atomic(record.folder / "dial_hist_user.txt", record.transcript)
+    _save_agent_view(env, episode, record, final=final)
 
 
 async def converse(
@@ -77,8 +93,7 @@ async def converse(
         record.transcript += profile.transcript_user.format(text=user_text) + "\n"
         record.history.append({"role": "user", "content": profile.user_to_agent.format(text=user_text)})
         record.n_turn += 1
-        write_text_atomic(folder / "dial_hist_user.txt", record.transcript)
-        _save_agent_view(env, episode, record)
+        _save_live_view(env, episode, record)
         if stop in user_text:  # the token itself, not any upper-case "END" (FIDELITY.md)
             record.ended_by = "stop"
             break
@@ -96,7 +111,7 @@ async def converse(
             record.history.append({"role": "assistant", "content": result.reply})
             if result.observation is not None:
                 record.history.append({"role": result.observation_role, "content": result.observation})
-            _save_agent_view(env, episode, record)
+            _save_live_view(env, episode, record)
         record.n_turn += 1
         if result.budget_exhausted:  # no user reply; the last agent text never reaches the transcript
             record.ended_by = "budget"
@@ -105,7 +120,7 @@ async def converse(
         record.turns.append(("agent", agent_text))
         record.transcript += profile.transcript_agent.format(text=agent_text) + "\n"
         user_text = await user.reply(agent_text)
-    _save_agent_view(env, episode, record, final=True)
+    _save_live_view(env, episode, record, final=True)
     write_json_atomic(folder / "dialogue_stats.json", record.stats(episode))
     user.save(folder)
     env.save_dialogue(episode, folder, env.agent_messages(episode, record.history), user)

@@ -32,7 +32,7 @@ from shared.environment import Environment, Scenario
 from shared.errors import ConfigError, NcusimError
 from shared.files import read_json, write_json_atomic
 from shared.llm import resolve
-from shared.llm.base import ChatModel
+from shared.llm.base import ChatModel, close_models
 from shared.llm.keys import redact
 from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
@@ -196,6 +196,7 @@ class Runner:
         self.env: Environment = environment.get(plan.env, **plan.env_options)
         self.ledger = UsageLedger()
         self._models: dict[str, ChatModel] = {}
+        self._user_models: ModelSet | None = None
         self.logs: dict[Path, RegenerationLog] = {}
         self.progress: dict[Path, ExperimentProgress] = {}
         self.passes = 0
@@ -256,34 +257,9 @@ class Runner:
             entry: dict[str, Any] = {"attempt": attempt, "seed": seed, "pass": self.passes, "aligned": None}
             usage_written = False
             try:
-                self.wipe(spec.folder)
-                spec.folder.mkdir(parents=True)
-                write_json_atomic(
-                    spec.folder / "run_meta.json",
-                    {
-                        "seed": seed,
-                        "attempt": attempt,
-                        "model": spec.model,
-                        "user_model": self.plan.user_model,
-                        "behavior": spec.behavior.name,
-                        "is_pbus": spec.behavior.is_pbus,
-                        "scenario": spec.scenario.id,
-                        "n": spec.n,
-                        "split": self.plan.split,
-                    },
-                )
-                rng = random.Random(seed)
-                episode = self.env.open_episode(spec.scenario, spec.folder, rng, model_name=spec.model)
-                user = UserSimulator(
-                    spec.scenario.goal_text,
-                    self.env.goal_items(spec.scenario),
-                    spec.behavior,
-                    user_models,
-                    rng,
-                    profile=self.env.user_profile,
-                    folder=spec.folder,
-                    service_context=self.env.service_context(spec.scenario),
-                )
+                # Setup and grading are file work (and Tau's grade hashes a whole DB): in a worker
+                # thread the event loop keeps serving the other dialogues' replies meanwhile.
+                episode, user = await asyncio.to_thread(self.open_dialogue, spec, seed, attempt, user_models)
                 record = await converse(self.env, episode, user, self.model(spec.model), spec.folder, self.agent_settings(spec.model))
                 judge_model, _ = user_models.get("judge")
                 alignment = await judge_or_unaligned(self.env, user, record, judge_model, spec.folder.name)
@@ -291,7 +267,7 @@ class Runner:
                 # makes the folder complete, so a kill can never leave a complete folder without it.
                 write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
                 usage_written = True
-                grade = self.env.grade(spec.folder)
+                grade = await asyncio.to_thread(self.env.grade, spec.folder)
                 passed, _ = self.env.outcome(grade)
                 entry.update(aligned=bool(alignment["result"]), passed=passed, ended_by=record.ended_by)
                 progress.done += 1
@@ -316,6 +292,38 @@ class Runner:
                 self.ledger.merge(ledger)
                 log.add(spec.folder.name, entry)
                 log.save()
+
+    def open_dialogue(self, spec: DialogueSpec, seed: int, attempt: int, user_models: ModelSet) -> tuple[Any, UserSimulator]:
+        """A fresh dialogue folder with run_meta.json, the environment's episode and the simulated user."""
+        self.wipe(spec.folder)
+        spec.folder.mkdir(parents=True)
+        write_json_atomic(
+            spec.folder / "run_meta.json",
+            {
+                "seed": seed,
+                "attempt": attempt,
+                "model": spec.model,
+                "user_model": self.plan.user_model,
+                "behavior": spec.behavior.name,
+                "is_pbus": spec.behavior.is_pbus,
+                "scenario": spec.scenario.id,
+                "n": spec.n,
+                "split": self.plan.split,
+            },
+        )
+        rng = random.Random(seed)
+        episode = self.env.open_episode(spec.scenario, spec.folder, rng, model_name=spec.model)
+        user = UserSimulator(
+            spec.scenario.goal_text,
+            self.env.goal_items(spec.scenario),
+            spec.behavior,
+            user_models,
+            rng,
+            profile=self.env.user_profile,
+            folder=spec.folder,
+            service_context=self.env.service_context(spec.scenario),
+        )
+        return episode, user
 
     def wipe(self, folder: Path) -> None:
         """Remove a dialogue folder, its completion markers first: a kill halfway through the
@@ -375,6 +383,12 @@ class Runner:
         return self.plan.root / "score_list" / ("_".join(relative.parts) + ".txt")
 
     async def run(self) -> dict[Path, ScoreBlock]:
+        try:
+            return await self._run()
+        finally:
+            await close_models([*self._models.values(), *self._user_models.models.values()] if self._user_models else self._models.values())
+
+    async def _run(self) -> dict[Path, ScoreBlock]:
         specs = self.dialogues()
         if not specs:
             raise ConfigError("the selection is empty: check SCENARIOS, SUBSET and LIMIT")
@@ -382,7 +396,7 @@ class Runner:
         # reached: a wrong setting stops the run with one line and no half-made result folders.
         for spec in specs:
             self.model(spec.model)
-        user_models = self.user_models()
+        user_models = self._user_models = self.user_models()
         await check_endpoints(self._models.values())
         for spec in specs:
             if spec.experiment not in self.logs:

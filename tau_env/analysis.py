@@ -14,7 +14,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from shared.analysis.counters import mean_or_none, tangential_counts
+from shared.apology import is_apology
 from shared.files import read_json
+from shared.scoring import read_aligned
 from tau_env import tasks as task_data
 from tau_env.environment import API_OUTPUT, TRAJECTORY_FILES, parse_folder_name, tool_schemas
 from tau_env.reward import RESPOND
@@ -38,7 +41,6 @@ WRITE_APIS = {
         "update_reservation_passengers",
     ),
 }
-APOLOGY_WORDS = ("apologize", "apologise", "apology", "sorry", "i'm sorry", "i am sorry", "we're sorry", "we are sorry")
 TRANSFER_OUTPUT = API_OUTPUT + "Transfer successful"
 
 
@@ -171,13 +173,9 @@ def appendix(folder: Path, trajectory: list[dict[str, Any]]) -> dict[str, Any]:
     history = _read_list(folder, ("dialogue_history.json",))
     agent_turns = [str(m.get("content", "")) for m in history[2:-1] if m.get("role") == "user"]
     out["agent_turns"] = len(agent_turns)
-    out["apology_turns"] = sum(any(word in turn.lower() for word in APOLOGY_WORDS) for turn in agent_turns)
+    out["apology_turns"] = sum(is_apology(turn) for turn in agent_turns)
     out["invented_observations"] = sum(str(m.get("content", "")).count("API output:") for m in trajectory if m.get("role") == "assistant")
-    try:
-        tangential = read_json(folder / "tangential_config.json")
-        out["n_complain"], out["n_tangential"] = int(tangential["n_complain"]), int(tangential["n_tangential"])
-    except (OSError, ValueError, KeyError, TypeError):
-        out["n_complain"] = out["n_tangential"] = None
+    out["n_complain"], out["n_tangential"] = tangential_counts(folder)
     return out
 
 
@@ -194,20 +192,13 @@ def dialogue_record(folder: Path) -> dict[str, Any]:
     record["errored"] = "error" in info
     record["ungradable"] = bool(info.get("traceback")) and "AssertionError" not in str(info.get("traceback"))
     record["transferred"] = bool(trajectory) and trajectory[-1].get("content") == TRANSFER_OUTPUT
-    try:
-        record["aligned"] = bool(read_json(folder / "goal_align_result.json")["result"])
-    except (OSError, ValueError, KeyError, TypeError):
-        record["aligned"] = None
+    record["aligned"] = read_aligned(folder)
     record["n_reasoning"] = sum(1 for m in trajectory if m.get("role") == "assistant")
     record.update(failure_flags(domain, task_index, calls))
     record["shallow_duplicates"] = _shallow_duplicates(calls)
     record.update(api_misuse(domain, calls))
     record.update(appendix(folder, trajectory))
     return record
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -246,11 +237,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "input_param_hallucinations_per_dialogue": per_dialogue("input_param_hallucinations"),
         "type_errors_per_dialogue": per_dialogue("type_errors"),
         "duplicate_calls_per_dialogue": per_dialogue("duplicate_calls"),
-        "apology_ratio": _mean(ratios),
+        "apology_ratio": mean_or_none(ratios),
         "apology_dialogues": len(ratios),
-        "tangential_complaints_per_dialogue": _mean(complaints),
+        "tangential_complaints_per_dialogue": mean_or_none(complaints),
         "invented_observations_per_dialogue": per_dialogue("invented_observations"),
-        "average_reasoning": _mean([float(r["n_reasoning"]) for r in records]),
+        "average_reasoning": mean_or_none([float(r["n_reasoning"]) for r in records]),
     }
 
 

@@ -91,6 +91,14 @@ def endpoint_limit(endpoint: str, size: int) -> asyncio.Semaphore:
         return sem
 
 
+async def close_models(models: Any) -> None:
+    """Close the connections each model holds for the running event loop (models without any are skipped)."""
+    for model in models:
+        close = getattr(model, "aclose", None)
+        if close is not None:
+            await close()
+
+
 class BaseChatModel:
     backend: str = "base"
     key_var: str | None = None  # the environment variable holding this backend's key

@@ -33,15 +33,9 @@ SITUATIONS = {
         "The user has already given everything the agent needs, yet the agent has still not finished, and the user is fed up with waiting."
     ),
 }
-APOLOGY_WORDS = ("apologize", "apologise", "apology", "sorry", "i'm sorry", "i am sorry", "we're sorry", "we are sorry")
 # The word with its trailing comma; `strip_please` adds the separator before it (a comma and
 # whitespace, or whitespace), as `re.sub(r"(,\s*|\s+)?\bplease\b,?", "", text, flags=re.I)` would.
 _PLEASE = re.compile(r"\bplease\b,?", re.IGNORECASE)
-
-
-def is_apology(text: str) -> bool:
-    lowered = text.lower()
-    return any(word in lowered for word in APOLOGY_WORDS)
 
 
 def strip_please(text: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from shared.apology import is_apology
 from shared.environment import UserProfile
 from shared.files import write_json_atomic, write_text_atomic
 from shared.usersim import impatience, incomplete, pbus, resources, tangential, unavailable_service
@@ -132,7 +133,7 @@ class UserSimulator:
             self.messages.append({"role": "user", "content": self.profile.agent_prefix + agent_utterance})
         turn = Turn(dial_hist=self.history_text())
         state, flags, ncuser = self.state, self.behaviors, not self.behaviors.is_pbus
-        if state.anger_triggered_last_turn and impatience.is_apology(self.latest_agent_message):
+        if state.anger_triggered_last_turn and is_apology(self.latest_agent_message):
             state.cynical_mode = True
             state.anger_triggered_last_turn = False
             turn.note("cynical_mode_on")
