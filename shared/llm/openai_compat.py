@@ -1,8 +1,9 @@
 """Every OpenAI-compatible backend (OpenAI, OpenRouter, vLLM, any /v1 server): one POST per call.
 
 The request goes straight through the HTTP client the openai SDK itself uses (httpx or httpx2,
-whichever the installed SDK is built on), and failures are raised as the SDK's exceptions, so
-retries classify them as before. Skipping the SDK's request builder and response models halved
+whichever the installed SDK is built on), or, for a plain-http server on this machine, through
+`loopback_http` (NCUSIM_LOOPBACK_HTTP=0 turns that off); failures are raised as the SDK's
+exceptions, so retries classify them as before. Skipping the SDK's request builder and response models halved
 the event-loop time per call, which is what bounds a wave of concurrent dialogues (`make bench`,
 latency suite).
 """
@@ -17,6 +18,7 @@ from typing import Any
 import openai
 
 from shared.llm.base import BaseChatModel, Completion, Message
+from shared.llm.loopback_http import LoopbackClient, loopback_target
 from shared.llm.retry import EmptyCompletion
 
 # The SDK's own HTTP client class (an httpx or httpx2 AsyncClient with the SDK's pool limits).
@@ -87,6 +89,7 @@ class OpenAICompatModel(BaseChatModel):
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._clients: dict[int, Any] = {}  # event loop id -> HTTP client
+        self._loopback = loopback_target(self.base_url)  # (host, port, path) of a server on this machine
         self._lock = threading.Lock()
         super().__init__(spec, model, self.base_url, **kw)
 
@@ -100,7 +103,11 @@ class OpenAICompatModel(BaseChatModel):
         with self._lock:
             client = self._clients.get(loop_id)
             if client is None:
-                client = self._clients[loop_id] = _HttpClient(timeout=self.retry.timeout)
+                if self._loopback:
+                    client = LoopbackClient(self._loopback[0], self._loopback[1])
+                else:
+                    client = _HttpClient(timeout=self.retry.timeout)
+                self._clients[loop_id] = client
             return client
 
     async def aclose(self) -> None:
@@ -115,6 +122,8 @@ class OpenAICompatModel(BaseChatModel):
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
+        if self._loopback:
+            return await self._complete_loopback(body, headers)
         try:
             response = await self._client().post(f"{self.base_url}/chat/completions", content=body, headers=headers)
         except _TIMEOUT as exc:
@@ -125,6 +134,19 @@ class OpenAICompatModel(BaseChatModel):
         if response.status_code >= 400:
             raise status_error(response)
         return parse_completion(response.content)
+
+    async def _complete_loopback(self, body: bytes, headers: dict[str, str]) -> Completion:
+        assert self._loopback is not None
+        path = f"{self._loopback[2]}/chat/completions"
+        try:
+            reply = await self._client().post(path, body, headers)
+        except (OSError, asyncio.IncompleteReadError) as exc:  # refused, reset, dropped, garbled: retried
+            raise openai.APIConnectionError(message=f"Connection error: {type(exc).__name__}", request=None) from None  # type: ignore[arg-type]
+        if reply.status >= 400:
+            http = _http_library()
+            url = f"{self.base_url}/chat/completions"
+            raise status_error(http.Response(reply.status, headers=reply.headers, content=reply.content, request=http.Request("POST", url)))
+        return parse_completion(reply.content)
 
 
 class MultiEndpointModel(BaseChatModel):
