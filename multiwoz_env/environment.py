@@ -12,7 +12,7 @@ from multiwoz_env import goal_items as items
 from multiwoz_env import protocol, resources, scenarios
 from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_grade
 from multiwoz_env.sandbox import Sandbox
-from shared.environment import ActResult, Scenario, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
 from shared.files import read_json, write_json_atomic, write_text_atomic
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -34,8 +34,9 @@ class Episode:
         return self.max_steps - self.n_reasoning
 
 
-class MultiwozEnvironment:
+class MultiwozEnvironment(AnalysisFromModule):
     name = "multiwoz"
+    analysis_module = "multiwoz_env.analysis"
 
     def __init__(
         self,
@@ -110,24 +111,6 @@ class MultiwozEnvironment:
 
     def save_dialogue(self, episode: Episode, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
         """Nothing beyond the shared files: the conversation loop already wrote MultiWOZ's."""
-
-    # --- analysis (read-only) -------------------------------------------------------------
-
-    def analyze_dialogue(self, folder: Path) -> dict[str, Any]:
-        from multiwoz_env import analysis
-
-        return analysis.dialogue_record(Path(folder))
-
-    def summarize_analysis(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        from multiwoz_env import analysis
-
-        return analysis.summarize(records)
-
-    @property
-    def analysis_labels(self) -> dict[str, str]:
-        from multiwoz_env import analysis
-
-        return analysis.PARITY_LABELS
 
     def grade(self, folder: Path, write: bool = True) -> dict[str, Any]:
         """grading_result.json's dict; `write=False` only computes it (re-scoring read-only trees)."""

@@ -32,11 +32,50 @@ def scripted_reply(body: dict[str, Any], user_turns: int = 1) -> str:
     return HELPER_REPLY
 
 
-class _Backlogged(ThreadingHTTPServer):
-    # The listen backlog is read when the socket starts listening (in the constructor): the default 5
-    # dropped connections of a 64-dialogue wave, and each drop cost a 1 s SYN retransmit.
+class LocalServer(ThreadingHTTPServer):
+    """The kit's local test and bench servers. The listen backlog is read when the socket starts
+    listening (in the constructor), hence a class attribute: the default 5 dropped connections of a
+    64-dialogue wave, and each drop cost a 1 s SYN retransmit."""
+
     request_queue_size = 1024
     daemon_threads = True
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive JSON handler: no request log, and no Nagle (headers and body are two
+    writes, and Nagle + delayed ACK made every reply wait 40 ms)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def read_json(self) -> Any:
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+
+    def send_json(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        """`payload` as JSON, or as it is when it is bytes already."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def completion(text: str, model: Any = "bench") -> dict[str, Any]:
+    """A chat.completion body with one choice."""
+    return {
+        "id": "bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
 
 
 class DelayedServer:
@@ -47,35 +86,15 @@ class DelayedServer:
         lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms a reply
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self.read_json()
                 with lock:
                     server.requests += 1
                 time.sleep(server.delay)
-                reply = scripted_reply(body, server.user_turns)
-                payload = {
-                    "id": "bench",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body.get("model", "bench"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                }
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(200, completion(scripted_reply(body, server.user_turns), body.get("model", "bench")))
 
-        self.httpd = _Backlogged(("127.0.0.1", 0), Handler)
+        self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

@@ -115,6 +115,27 @@ class Environment(Protocol):
     def is_dialogue_folder(self, folder: Path) -> bool: ...
 
 
+class AnalysisFromModule:
+    """`analyze_dialogue`, `summarize_analysis` and `analysis_labels` of an environment whose
+    analysis module has `dialogue_record(folder)`, `summarize(records)` and `PARITY_LABELS`;
+    the module is imported on first use (simulating never needs it)."""
+
+    analysis_module: str = ""
+
+    def _analysis(self) -> Any:
+        return importlib.import_module(self.analysis_module)
+
+    def analyze_dialogue(self, folder: Path) -> dict[str, Any]:
+        return dict(self._analysis().dialogue_record(Path(folder)))
+
+    def summarize_analysis(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(self._analysis().summarize(records))
+
+    @property
+    def analysis_labels(self) -> dict[str, str]:
+        return dict(self._analysis().PARITY_LABELS)
+
+
 # Environments shipped with the kit, imported on first use so the others need not load.
 BUILTIN: dict[str, str] = {
     "multiwoz": "multiwoz_env.environment:MultiwozEnvironment",

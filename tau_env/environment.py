@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shared.environment import ActResult, Scenario, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
 from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
@@ -132,8 +132,9 @@ class TauEpisode:
     done_by_tool: bool = False
 
 
-class TauEnvironment:
+class TauEnvironment(AnalysisFromModule):
     name = "tau"
+    analysis_module = "tau_env.analysis"
 
     def __init__(self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
@@ -310,24 +311,6 @@ class TauEnvironment:
         if write:
             write_json_atomic(folder / GRADE_FILE, grade, indent=2, ensure_ascii=False)
         return grade
-
-    # --- analysis (read-only) -------------------------------------------------------------
-
-    def analyze_dialogue(self, folder: Path) -> dict[str, Any]:
-        from tau_env import analysis
-
-        return analysis.dialogue_record(Path(folder))
-
-    def summarize_analysis(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        from tau_env import analysis
-
-        return analysis.summarize(records)
-
-    @property
-    def analysis_labels(self) -> dict[str, str]:
-        from tau_env import analysis
-
-        return analysis.PARITY_LABELS
 
     def read_trajectory(self, folder: Path) -> list[dict[str, Any]]:
         for name in TRAJECTORY_FILES:

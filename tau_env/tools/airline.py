@@ -14,7 +14,7 @@ import json
 from copy import deepcopy
 from typing import Any
 
-from tau_env.tools.common import Calculate, Think, TransferToHumanAgents
+from tau_env.tools.common import Calculate, Think, TransferToHumanAgents, record_json
 
 # --------------------------------------------------------------------------- bookings
 
@@ -146,19 +146,13 @@ class CancelReservation:
 class GetReservationDetails:
     @staticmethod
     def invoke(data: dict[str, Any], reservation_id: str) -> str:
-        reservations = data["reservations"]
-        if reservation_id in reservations:
-            return json.dumps(reservations[reservation_id])
-        return "Error: user not found"  # sic: v1 says "user" here
+        return record_json(data, "reservations", reservation_id, "Error: user not found")  # sic: v1 says "user" here
 
 
 class GetUserDetails:
     @staticmethod
     def invoke(data: dict[str, Any], user_id: str) -> str:
-        users = data["users"]
-        if user_id in users:
-            return json.dumps(users[user_id])
-        return "Error: user not found"
+        return record_json(data, "users", user_id, "Error: user not found")
 
 
 _AIRPORT_CITIES: tuple[tuple[str, str], ...] = (

@@ -8,6 +8,7 @@ on everything the original's character filter lets through.
 from __future__ import annotations
 
 import ast
+import json
 import operator
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -156,3 +157,9 @@ class TransferToHumanAgents:
     @staticmethod
     def invoke(data: dict[str, Any], summary: str) -> str:
         return "Transfer successful"  # the environment ends the episode on this tool
+
+
+def record_json(data: dict[str, Any], table: str, key: str, error: str) -> str:
+    """A look-up tool's answer: the record as JSON, or v1's error text when the key is unknown."""
+    rows = data[table]
+    return json.dumps(rows[key]) if key in rows else error

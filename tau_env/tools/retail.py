@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tau_env.tools.common import Calculate, Think, TransferToHumanAgents
+from tau_env.tools.common import Calculate, Think, TransferToHumanAgents, record_json
 
 # --------------------------------------------------------------------------- shared checks
 
@@ -120,28 +120,19 @@ class FindUserIdByNameZip:
 class GetOrderDetails:
     @staticmethod
     def invoke(data: dict[str, Any], order_id: str) -> str:
-        orders = data["orders"]
-        if order_id not in orders:
-            return "Error: order not found"
-        return json.dumps(orders[order_id])
+        return record_json(data, "orders", order_id, "Error: order not found")
 
 
 class GetProductDetails:
     @staticmethod
     def invoke(data: dict[str, Any], product_id: str) -> str:
-        products = data["products"]
-        if product_id not in products:
-            return "Error: product not found"
-        return json.dumps(products[product_id])
+        return record_json(data, "products", product_id, "Error: product not found")
 
 
 class GetUserDetails:
     @staticmethod
     def invoke(data: dict[str, Any], user_id: str) -> str:
-        users = data["users"]
-        if user_id not in users:
-            return "Error: user not found"
-        return json.dumps(users[user_id])
+        return record_json(data, "users", user_id, "Error: user not found")
 
 
 class ListAllProductTypes:

@@ -24,14 +24,12 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from shared.bench import scripted_reply
+from shared.bench import JsonHandler, LocalServer, scripted_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [ROOT / name for name in ("shared", "multiwoz_env", "tau_env")]
@@ -52,43 +50,28 @@ class KeyServer:
         lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms a reply
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, code: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self._send(200, {"object": "list", "data": [{"id": "gpt-4.1-nano", "object": "model"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": "gpt-4.1-nano", "object": "model"}]})
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self.read_json()
                 header = self.headers.get("Authorization", "")
                 with lock:
                     server.auth.append(header)
                 text = scripted_reply(body)
                 if echo_key and text.startswith("- Thought:"):
                     filler = "the request was malformed " * 9  # "Error code: 400 - {...'message': '" + this + "Bearer " ends near 290
-                    self._send(400, {"error": {"message": f"{filler}(Authorization: {header})", "type": "invalid"}})
+                    self.send_json(400, {"error": {"message": f"{filler}(Authorization: {header})", "type": "invalid"}})
                     return
                 choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                self._send(
+                self.send_json(
                     200,
                     {"id": "k", "object": "chat.completion", "created": 0, "model": body.get("model"), "choices": [choice], "usage": usage},
                 )
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -320,7 +303,7 @@ def test_servers_the_kit_and_its_tests_construct_bind_loopback() -> None:
         for path in sorted(source.rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and dotted(node.func)[-1:] in (("ThreadingHTTPServer",), ("HTTPServer",), ("_Server",)):
+                if isinstance(node, ast.Call) and dotted(node.func)[-1:] in (("ThreadingHTTPServer",), ("HTTPServer",), ("LocalServer",)):
                     address = node.args[0] if node.args else None
                     host = address.elts[0] if isinstance(address, ast.Tuple) else None
                     servers.append((f"{path.relative_to(ROOT)}:{node.lineno}", host.value if isinstance(host, ast.Constant) else None))

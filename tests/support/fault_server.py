@@ -39,10 +39,9 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shared.bench import scripted_reply
+from shared.bench import JsonHandler, LocalServer, scripted_reply
 
 KINDS = (
     "rate_limit",
@@ -108,11 +107,6 @@ def call_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # the listen backlog: a class attribute, read when the socket starts listening
-
-
 class FaultServer:
     def __init__(self, config: FaultConfig) -> None:
         self.config = config
@@ -125,30 +119,15 @@ class FaultServer:
         self.faults_per_call: Counter[str] = Counter()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms a reply
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, code: int, data: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self._send(200, json.dumps(server.stats()).encode())
+                self.send_json(200, json.dumps(server.stats()).encode())
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self.read_json()
                 if self.path.endswith("/control"):
                     server.control(body)
-                    self._send(200, b'{"ok": true}')
+                    self.send_json(200, b'{"ok": true}')
                     return
                 kind = server.decide(body)
                 try:
@@ -160,11 +139,11 @@ class FaultServer:
                 error = {"error": {"message": f"injected {kind}", "type": "server_error"}}
                 if kind == "forced":
                     echoed = {"error": {"message": f"overloaded (request carried {self.headers.get('Authorization')})"}}
-                    self._send(503, json.dumps(echoed).encode())
+                    self.send_json(503, json.dumps(echoed).encode())
                 elif kind == "rate_limit":
-                    self._send(429, json.dumps(error).encode(), {"Retry-After": server.config.retry_after})
+                    self.send_json(429, json.dumps(error).encode(), {"Retry-After": server.config.retry_after})
                 elif kind in ("http_500", "http_503"):
-                    self._send(int(kind[-3:]), json.dumps(error).encode())
+                    self.send_json(int(kind[-3:]), json.dumps(error).encode())
                 elif kind == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -178,9 +157,9 @@ class FaultServer:
                     elif kind == "empty_content":
                         payload["choices"][0]["message"]["content"] = server.pick_empty()
                     data = json.dumps(payload).encode()
-                    self._send(200, data[: len(data) // 2] if kind == "truncated_json" else data)
+                    self.send_json(200, data[: len(data) // 2] if kind == "truncated_json" else data)
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -18,8 +18,9 @@ import socket
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from shared.bench import JsonHandler, LocalServer
 
 
 class ScriptedOpenAIServer:
@@ -31,28 +32,12 @@ class ScriptedOpenAIServer:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms a reply
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self._send(200, b'{"status":"ok"}')
+                self.send_json(200, b'{"status":"ok"}')
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json()
                 with server._lock:
                     server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                     step = server.steps.popleft() if server.steps else None
@@ -82,20 +67,19 @@ class ScriptedOpenAIServer:
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": step[1]}, "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
                     }
-                    self._send(200, json.dumps(payload).encode())
+                    self.send_json(200, json.dumps(payload).encode())
                 elif kind == "status":
-                    self._send(step[1], json.dumps(step[3] if len(step) > 3 else {"error": {"message": "scripted"}}).encode(), step[2])
+                    self.send_json(step[1], json.dumps(step[3] if len(step) > 3 else {"error": {"message": "scripted"}}).encode(), step[2])
                 elif kind == "empty":
                     payload = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
-                    self._send(200, json.dumps(payload).encode())
+                    self.send_json(200, json.dumps(payload).encode())
                 elif kind == "garbage":
-                    self._send(200, b"<html>bad gateway</html>")
+                    self.send_json(200, b"<html>bad gateway</html>")
                 elif kind == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
