@@ -40,6 +40,19 @@ class LocalServer(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def start(self) -> str:
+        """Serve from a daemon thread; returns the /v1 base URL."""
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self.url
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
 
 class JsonHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive JSON handler: no request log, and no Nagle (headers and body are two
@@ -66,7 +79,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def completion(text: str, model: Any = "bench") -> dict[str, Any]:
+def completion(text: str | None, model: Any = "bench") -> dict[str, Any]:
     """A chat.completion body with one choice."""
     return {
         "id": "bench",
@@ -95,12 +108,10 @@ class DelayedServer:
                 self.send_json(200, completion(scripted_reply(body, server.user_turns), body.get("model", "bench")))
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = self.httpd.start()
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.close()
 
 
 def _serve(delay: float, user_turns: int, port_out: Any) -> None:

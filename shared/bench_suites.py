@@ -301,10 +301,11 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
 def run_suites(
     names: Sequence[str], echo: Callable[[str], None] = print, overrides: dict[str, Callable[[], dict[str, Any]]] | None = None
 ) -> dict[str, Any]:
+    suites = {**SUITES, **(overrides or {})}
     reports = {}
     for name in names:
         started = time.monotonic()
-        report = {**SUITES, **(overrides or {})}[name]()
+        report = suites[name]()
         report["bench_seconds"] = round(time.monotonic() - started, 1)
         write_json_atomic(results_dir() / "bench" / f"{name}.json", report)
         echo(f"{name}: {json.dumps(report)}")

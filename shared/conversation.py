@@ -58,8 +58,16 @@ def _agent_text_file(messages: list[dict[str, str]]) -> str:
     return "".join((f"User:{m['content']}" if m["role"] == "user" else m["content"]) + "\n\n" for m in messages)
 
 
-def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
-    """The agent's chat; the files derived from it once, at the end."""
+def _save_live_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
+    """Both transcripts as they stand, for whoever watches a running dialogue: at most once per
+    LIVE_VIEW_SECONDS while it runs (each write is a file creation, and a wave of 64 dialogues
+    writing after every step queued the event loop behind the disk), and always at the end, with
+    the files derived from the agent's chat."""
+    now = time.monotonic()
+    if not final and now - record.live_saved_at < LIVE_VIEW_SECONDS:
+        return
+    record.live_saved_at = now
+    write_text_atomic(record.folder / "dial_hist_user.txt", record.transcript)
     messages = env.agent_messages(episode, record.history)
     # Compact while the dialogue runs (the C encoder; indent forces the slow pure-Python one), the
     # original's indent 4 once it ends.
@@ -67,18 +75,6 @@ def _save_agent_view(env: Environment, episode: Any, record: DialogueRecord, fin
     if final:
         write_text_atomic(record.folder / "dial_hist_system.txt", _agent_text_file(messages))
         write_json_atomic(record.folder / "agent_response_list.json", record.responses)
-
-
-def _save_live_view(env: Environment, episode: Any, record: DialogueRecord, final: bool = False) -> None:
-    """Both transcripts as they stand, for whoever watches a running dialogue: at most once per
-    LIVE_VIEW_SECONDS while it runs (each write is a file creation, and a wave of 64 dialogues
-    writing after every step queued the event loop behind the disk), and always at the end."""
-    now = time.monotonic()
-    if not final and now - record.live_saved_at < LIVE_VIEW_SECONDS:
-        return
-    record.live_saved_at = now
-    write_text_atomic(record.folder / "dial_hist_user.txt", record.transcript)
-    _save_agent_view(env, episode, record, final=final)
 
 
 async def converse(

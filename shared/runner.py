@@ -196,7 +196,6 @@ class Runner:
         self.env: Environment = environment.get(plan.env, **plan.env_options)
         self.ledger = UsageLedger()
         self._models: dict[str, ChatModel] = {}
-        self._user_models: ModelSet | None = None
         self.logs: dict[Path, RegenerationLog] = {}
         self.progress: dict[Path, ExperimentProgress] = {}
         self.passes = 0
@@ -386,7 +385,7 @@ class Runner:
         try:
             return await self._run()
         finally:
-            await close_models([*self._models.values(), *self._user_models.models.values()] if self._user_models else self._models.values())
+            await close_models(self._models.values())  # the user's models are among them (user_models resolves through model())
 
     async def _run(self) -> dict[Path, ScoreBlock]:
         specs = self.dialogues()
@@ -396,7 +395,7 @@ class Runner:
         # reached: a wrong setting stops the run with one line and no half-made result folders.
         for spec in specs:
             self.model(spec.model)
-        user_models = self._user_models = self.user_models()
+        user_models = self.user_models()
         await check_endpoints(self._models.values())
         for spec in specs:
             if spec.experiment not in self.logs:

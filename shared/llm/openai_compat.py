@@ -11,6 +11,7 @@ latency suite).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import threading
 from typing import Any
@@ -25,13 +26,9 @@ from shared.llm.retry import EmptyCompletion
 _HttpClient = openai.DefaultAsyncHttpxClient
 
 
-def _http_library() -> Any:
-    import importlib
-
-    return importlib.import_module(_HttpClient.__mro__[1].__module__.split(".")[0])
-
-
-_TIMEOUT, _TRANSPORT = _http_library().TimeoutException, _http_library().TransportError
+# The HTTP library behind that class (httpx or httpx2): its exceptions and Request/Response types.
+_HTTP: Any = importlib.import_module(_HttpClient.__mro__[1].__module__.split(".")[0])
+_TIMEOUT, _TRANSPORT = _HTTP.TimeoutException, _HTTP.TransportError
 
 
 def _text_of(content: Any) -> str | None:
@@ -143,9 +140,8 @@ class OpenAICompatModel(BaseChatModel):
         except (OSError, asyncio.IncompleteReadError) as exc:  # refused, reset, dropped, garbled: retried
             raise openai.APIConnectionError(message=f"Connection error: {type(exc).__name__}", request=None) from None  # type: ignore[arg-type]
         if reply.status >= 400:
-            http = _http_library()
-            url = f"{self.base_url}/chat/completions"
-            raise status_error(http.Response(reply.status, headers=reply.headers, content=reply.content, request=http.Request("POST", url)))
+            request = _HTTP.Request("POST", f"{self.base_url}/chat/completions")
+            raise status_error(_HTTP.Response(reply.status, headers=reply.headers, content=reply.content, request=request))
         return parse_completion(reply.content)
 
 

@@ -3,7 +3,6 @@ analysed folders are never changed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -12,11 +11,9 @@ from pathlib import Path
 
 from shared import environment
 from shared.analysis.core import analyze_tree
-from shared.runner import Runner, RunPlan
-from shared.usersim import Behaviors
-from shared.usersim.models import DEFAULTS
 from tau_env import tasks as task_data
-from tests.support import scripts
+from tests.support import scripts, tau_runs
+from tests.support.tau_runs import react
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -95,27 +92,15 @@ def test_multiwoz_appendix_metrics_by_hand(reference_folders: Path, tmp_path: Pa
     assert record["invented_observations"] == 3 and record["n_complain"] == 3
 
 
-def react(name: str, arguments: dict) -> str:
-    return f"Thought:\nok\nAction:\n{json.dumps({'name': name, 'arguments': arguments})}"
-
-
 def run_tau(tmp: Path, task: str, agent: list[str]) -> Path:
-    helpers = scripts.helpers(tmp / f"helpers-{task}.json")
-    plan = RunPlan(
-        env="tau",
-        models=[scripts.write(tmp / f"agent-{task}.json", agent)],
-        behaviors=[Behaviors.parse("normal")],
-        n=1,
+    root = tau_runs.run(
+        tmp / "results",
+        agent=scripts.write(tmp / f"agent-{task}.json", agent),
+        user=scripts.write(tmp / f"user-{task}.json", ["Help me please.", "Sorry to hear that. Thanks. ###STOP###"] * 20),
+        helpers=scripts.helpers(tmp / f"helpers-{task}.json"),
         scenario_ids=[task],
-        user_model=scripts.write(tmp / f"user-{task}.json", ["Help me please.", "Sorry to hear that. Thanks. ###STOP###"] * 20),
-        helper_models={call: helpers for call in DEFAULTS if call not in ("user", "judge")},
-        judge_model=helpers,
-        attempts=1,
-        concurrency=1,
-        results=tmp / "results",
     )
-    asyncio.run(Runner(plan, echo=lambda line: None).run())
-    return plan.root / "ours" / f"agent-{task}.json" / "normal" / f"{task}_0"
+    return root / "ours" / f"agent-{task}.json" / "normal" / f"{task}_0"
 
 
 def test_tau_failure_categories_and_misuse_by_hand(tmp_path: Path, data_home: Path) -> None:

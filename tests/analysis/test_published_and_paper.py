@@ -3,7 +3,6 @@ in memory (the published files stay as they were) and the paper tables."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import shutil
@@ -16,11 +15,9 @@ import pytest
 
 from shared.analysis.published import fetch_published
 from shared.errors import DataError
-from shared.runner import Runner, RunPlan
-from shared.usersim import Behaviors
-from shared.usersim.models import DEFAULTS
 from tau_env import tasks as task_data
-from tests.support import scripts
+from tests.support import scripts, tau_runs
+from tests.support.tau_runs import react
 
 
 def zip_tree(source: Path, archive: Path) -> None:
@@ -33,30 +30,20 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def react(name: str, arguments: dict) -> str:
-    return f"Thought:\nok\nAction:\n{json.dumps({'name': name, 'arguments': arguments})}"
-
-
 def tau_tree(tmp: Path) -> Path:
     """Our scripted Tau dialogues (trials 0 and 1 of airline_0 solved, retail_0 not), as published."""
     replies = [react(a["name"], a["kwargs"]) for a in task_data.tasks("airline")[0].actions] + [react("respond", {"content": "Done."})]
-    helpers = scripts.helpers(tmp / "helpers.json")
-    plan = RunPlan(
-        env="tau",
-        models=[scripts.write(tmp / "agent.json", replies * 40)],
-        behaviors=[Behaviors.parse("normal")],
-        n=2,
+    root = tau_runs.run(
+        tmp / "tau-run",
+        agent=scripts.write(tmp / "agent.json", replies * 40),
+        user=scripts.write(tmp / "user.json", ["Help me.", "Thanks. ###STOP###"] * 50),
+        helpers=scripts.helpers(tmp / "helpers.json"),
         scenario_ids=["airline_0", "retail_0"],
-        user_model=scripts.write(tmp / "user.json", ["Help me.", "Thanks. ###STOP###"] * 50),
-        helper_models={call: helpers for call in DEFAULTS if call not in ("user", "judge")},
-        judge_model=helpers,
-        attempts=1,
+        n=2,
         concurrency=2,
-        results=tmp / "tau-run",
     )
-    asyncio.run(Runner(plan, echo=lambda line: None).run())
     tree = tmp / "tau-src" / "experiment_result"
-    shutil.copytree(plan.root / "ours" / "agent.json" / "normal", tree / "ours" / "gpt-4.1-mini" / "normal")
+    shutil.copytree(root / "ours" / "agent.json" / "normal", tree / "ours" / "gpt-4.1-mini" / "normal")
     return tree
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from shared import data as d
+from tests.support.cli_env import isolated_env
 from tests.support.openai_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -417,16 +418,7 @@ class Outcome:
 def run_case(case: Case, root: Path, mirror: Path, linked_home: Path) -> Outcome:
     workspace = Workspace(root, mirror, linked_home)
     arguments, overrides = case.setup(workspace)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(root / "home"),
-        "NCUSIM_HOME": str(linked_home),
-        "NCUSIM_RESULTS": str(root / "results"),
-        "NCUSIM_CACHE": str(root / "cache"),
-        "NCUSIM_LLM_CACHE": "0",
-        "NCUSIM_RETRY_ATTEMPTS": "2",
-        "NCUSIM_RETRY_BASE_DELAY": "0.05",
-    }
+    env = isolated_env(root, linked_home)
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)

@@ -29,7 +29,8 @@ from urllib.parse import quote
 
 import pytest
 
-from shared.bench import JsonHandler, LocalServer, scripted_reply
+from shared.bench import JsonHandler, LocalServer, completion, scripted_reply
+from tests.support.cli_env import isolated_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [ROOT / name for name in ("shared", "multiwoz_env", "tau_env")]
@@ -64,20 +65,13 @@ class KeyServer:
                     filler = "the request was malformed " * 9  # "Error code: 400 - {...'message': '" + this + "Bearer " ends near 290
                     self.send_json(400, {"error": {"message": f"{filler}(Authorization: {header})", "type": "invalid"}})
                     return
-                choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                self.send_json(
-                    200,
-                    {"id": "k", "object": "chat.completion", "created": 0, "model": body.get("model"), "choices": [choice], "usage": usage},
-                )
+                self.send_json(200, completion(text, body.get("model")))
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = self.httpd.start()
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.close()
 
 
 @pytest.fixture
@@ -140,17 +134,8 @@ def test_the_scanner_finds_every_encoding() -> None:
 
 
 def simulate(server: KeyServer, folder: Path, home: Path, key: str, via: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(folder / "home"),
-        "NCUSIM_HOME": str(home),
-        "NCUSIM_RESULTS": str(folder / "results"),
-        "NCUSIM_CACHE": str(folder / "cache"),
-        "NCUSIM_LLM_CACHE": "1",  # the call cache is written too, and scanned
-        "NCUSIM_RETRY_ATTEMPTS": "2",
-        "NCUSIM_RETRY_BASE_DELAY": "0.05",
-        "OPENAI_BASE_URL": server.url,
-    }
+    # The call cache is written too, and scanned.
+    env = {**isolated_env(folder, home, llm_cache=True), "OPENAI_BASE_URL": server.url}
     if via == "environment":
         env["OPENAI_API_KEY"] = key
     else:

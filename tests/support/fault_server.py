@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.bench import JsonHandler, LocalServer, scripted_reply
+from shared.bench import JsonHandler, LocalServer, completion, scripted_reply
 
 KINDS = (
     "rate_limit",
@@ -151,7 +151,7 @@ class FaultServer:
                     if kind == "timeout":
                         time.sleep(server.config.hold_seconds)
                     text = NON_JSON_TEXT if kind == "non_json" else scripted_reply(body)
-                    payload = completion(body, text)
+                    payload = completion(text, body.get("model", "fault"))
                     if kind == "empty_choices":
                         payload["choices"] = []
                     elif kind == "empty_content":
@@ -160,9 +160,7 @@ class FaultServer:
                     self.send_json(200, data[: len(data) // 2] if kind == "truncated_json" else data)
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.url = self.httpd.start()
 
     def decide(self, body: dict[str, Any]) -> str | None:
         """The fault this request gets (None: a good answer), counted."""
@@ -211,19 +209,7 @@ class FaultServer:
             }
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def completion(body: dict[str, Any], text: str | None) -> dict[str, Any]:
-    return {
-        "id": "fault-server",
-        "object": "chat.completion",
-        "created": 0,
-        "model": body.get("model", "fault"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
+        self.httpd.close()
 
 
 def _serve(config: FaultConfig, url_out: Any) -> None:

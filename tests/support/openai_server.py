@@ -81,19 +81,17 @@ class ScriptedOpenAIServer:
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.base_url = self.httpd.url
 
     def script(self, *steps: tuple[Any, ...]) -> None:
         self.steps.extend(steps)
 
     def __enter__(self) -> ScriptedOpenAIServer:
-        self.thread.start()
+        self.httpd.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.close()
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ block and re-grading folders that hold only the original's files."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -11,20 +10,14 @@ from pathlib import Path
 import pytest
 
 from shared import environment
-from shared.runner import Runner, RunPlan
 from shared.scoring import score_tree
-from shared.usersim import Behaviors
-from shared.usersim.models import DEFAULTS
 from shared.usersim.templates import Templates
 from tau_env import tasks as task_data
 from tau_env.environment import TauEnvironment
-from tests.support import scripts
+from tests.support import scripts, tau_runs
+from tests.support.tau_runs import react
 
 STOP_USER = ["I need help with my booking.", "Thanks, that is all. ###STOP###"]
-
-
-def react(name: str, arguments: dict) -> str:
-    return f"Thought:\nI will do this.\nAction:\n{json.dumps({'name': name, 'arguments': arguments})}"
 
 
 def run(
@@ -36,23 +29,16 @@ def run(
     max_steps: int | None = None,
     select: list[int] | None = None,
 ) -> Path:
-    helpers = scripts.helpers(tmp / "helpers.json", select=select)
-    plan = RunPlan(
-        env="tau",
-        models=[scripts.write(tmp / "agent.json", agent * 40)],
-        behaviors=[Behaviors.parse(behavior)],
-        n=n,
+    return tau_runs.run(
+        tmp / "results",
+        agent=scripts.write(tmp / "agent.json", agent * 40),
+        user=scripts.write(tmp / "user.json", STOP_USER * 200),
+        helpers=scripts.helpers(tmp / "helpers.json", select=select),
         scenario_ids=ids,
-        user_model=scripts.write(tmp / "user.json", STOP_USER * 200),
-        helper_models={call: helpers for call in DEFAULTS if call not in ("user", "judge")},
-        judge_model=helpers,
-        attempts=1,
-        concurrency=1,
-        results=tmp / "results",
-        env_options={"max_steps": max_steps} if max_steps else {},
+        n=n,
+        behavior=behavior,
+        max_steps=max_steps,
     )
-    asyncio.run(Runner(plan, echo=lambda line: None).run())
-    return plan.root
 
 
 def gt_replies(domain: str, index: int, said: str = "Done.") -> list[str]:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from shared import environment
-from shared.runner import Runner, RunPlan
 from shared.scoring import score_tree
-from shared.usersim import Behaviors
-from shared.usersim.models import DEFAULTS
 from tau_env import tasks as task_data
 from tau_env.environment import parse_action
-from tests.support import scripts
-
-
-def react(name: str, arguments: dict) -> str:
-    return f"Thought:\nI will do this.\nAction:\n{json.dumps({'name': name, 'arguments': arguments})}"
+from tests.support import scripts, tau_runs
+from tests.support.tau_runs import react
 
 
 def test_parse_action_like_v1() -> None:
@@ -31,21 +24,8 @@ def run_task(tmp: Path, task_id: str, agent_replies: list[str]) -> Path:
     agent = scripts.write(tmp / "agent.json", agent_replies * 3)
     user = scripts.write(tmp / "user.json", ["I need help with my booking.", "Thanks, that is all. ###STOP###"] * 6)
     helpers = scripts.helpers(tmp / "helpers.json")
-    plan = RunPlan(
-        env="tau",
-        models=[agent],
-        behaviors=[Behaviors.parse("normal")],
-        n=1,
-        scenario_ids=[task_id],
-        user_model=user,
-        helper_models={call: helpers for call in DEFAULTS if call not in ("user", "judge")},
-        judge_model=helpers,
-        attempts=1,
-        concurrency=1,
-        results=tmp / "results",
-    )
-    asyncio.run(Runner(plan, echo=lambda line: None).run())
-    return plan.root / "ours" / "agent.json" / "normal" / f"{task_id}_0"
+    root = tau_runs.run(tmp / "results", agent=agent, user=user, helpers=helpers, scenario_ids=[task_id])
+    return root / "ours" / "agent.json" / "normal" / f"{task_id}_0"
 
 
 def test_ground_truth_agent_earns_reward_one(data_home: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import json
 import openai
 import pytest
 
-from shared.llm.openai_compat import _http_library, parse_completion, status_error
+from shared.llm.openai_compat import _HTTP, parse_completion, status_error
 from shared.llm.retry import EmptyCompletion, is_transient, retry_after_seconds
 
 
@@ -65,7 +65,7 @@ def test_non_json_body_raises_a_retryable_decode_error() -> None:
 
 
 def response(status: int, payload: object = None, text: str | None = None, headers: dict[str, str] | None = None) -> object:
-    http = _http_library()
+    http = _HTTP
     request = http.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     if text is not None:
         return http.Response(status, text=text, headers=headers, request=request)
