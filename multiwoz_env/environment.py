@@ -14,6 +14,7 @@ from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_g
 from multiwoz_env.sandbox import Sandbox
 from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
 from shared.files import read_json, write_json_atomic, write_text_atomic
+from shared.paper.texts import paper_texts
 
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"
@@ -44,8 +45,10 @@ class MultiwozEnvironment(AnalysisFromModule):
         strict_taxi_time: bool = False,
         fix_apostrophe_names: bool = False,
         max_steps: int = protocol.MAX_REASONING,
+        prompts: str = "ncusim",
     ) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
+        self.prompts = prompts  # paper: the original's agent system prompt, read from the verified upstream file
         self.max_steps = max_steps
         self.grade_file = GRADE_FILE
         self.grader = GraderOptions(strict_taxi_time=strict_taxi_time, fix_apostrophe_names=fix_apostrophe_names)
@@ -78,6 +81,8 @@ class MultiwozEnvironment(AnalysisFromModule):
         return Episode(scenario, Path(folder), sandbox, max_steps=self.max_steps)
 
     def system_prompt(self) -> str:
+        if self.prompts == "paper":
+            return paper_texts("multiwoz").text("agent.system")
         return (self.prompt_dir / "agent_system.txt").read_text(encoding="utf-8")
 
     def agent_messages(self, episode: Episode, history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -50,6 +50,7 @@ def multiwoz_paths(root: Path) -> list[str]:
         + [f"{MW}/goal_list/train_goal_list/{g}" for g in train_goals]
         + shared_user_files(root)
         + [f"{MW}/non_coll_{y}.yaml" for y in YAMLS]
+        + paper_sources(MW)
     )
 
 
@@ -75,7 +76,13 @@ def tau_paths(root: Path) -> list[str]:
     out += [f"{TAU}/goal_list/tau_goal_list/{g}" for g in goals]
     out += [f"{TAU}/non_coll_{y}.yaml" for y in YAMLS]
     # Personas and the fragment pool are byte-identical upstream at the MultiWOZ path: one copy.
-    return out + shared_user_files(root)
+    return out + shared_user_files(root) + paper_sources(TAU)
+
+
+def paper_sources(env_package: str) -> list[str]:
+    """The original's Python files that paper mode reads prompt texts from (shared/paper/locations.json)."""
+    table = json.loads((Path(__file__).resolve().parent.parent / "shared" / "paper" / "locations.json").read_text())
+    return sorted({e["file"] for e in table["locations"] if e["file"].startswith(env_package + "/")})
 
 
 def write(path: Path, files: list[str], root: Path, reference: list[str] | None = None) -> None:

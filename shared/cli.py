@@ -145,10 +145,21 @@ def simulate(
     split: Annotated[str, typer.Option(help="test or train")] = "test",
     scenarios: Annotated[str | None, typer.Option(help="scenario ids, comma separated (e.g. PMUL0095,PMUL0410)")] = None,
     limit: Annotated[int | None, typer.Option(help="take the first k scenarios of the selection")] = None,
-    user_model: Annotated[str | None, typer.Option(help="user simulator and helper models (default gpt-4.1-mini)")] = None,
-    judge_model: Annotated[str | None, typer.Option(help="goal-alignment judge (default gpt-4o-mini, or the user model if local)")] = None,
+    user_model: Annotated[
+        str | None, typer.Option(help="the user and the calls the paper ran on gpt-4.1-mini (default: the paper's models)")
+    ] = None,
+    helper_model: Annotated[
+        str | None,
+        typer.Option(
+            help="the calls the paper ran on gpt-4o-mini: outburst, tangent, complaints, cynical, pbus_topic (default gpt-4o-mini)"
+        ),
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option(help="goal-alignment judge (default gpt-4o-mini, or a self-served user model)")] = None,
     helper: Annotated[list[str] | None, typer.Option(help="per-call model override CALL=SPEC (e.g. tracker=gpt-4.1), repeatable")] = None,
     pbus: Annotated[bool, typer.Option(help="the prompt-only baseline simulator (PBUS)")] = False,
+    prompts: Annotated[
+        str, typer.Option(help="paper: the original's prompts, read from the pinned upstream files; ncusim: the kit's own wording")
+    ] = "paper",
     attempts: Annotated[int | None, typer.Option(help="goal-alignment regeneration attempts (MultiWOZ 5, Tau 10)")] = None,
     concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = 32,
     seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
@@ -172,7 +183,6 @@ def simulate(
         models = "gpt-4.1-nano"
     if split not in ("test", "train"):
         raise ConfigError(f"unknown split {split!r}: choose test or train")
-    user = user_model or "gpt-4.1-mini"
     overrides = {}
     for item in helper or []:
         call, sep, spec = item.partition("=")
@@ -193,9 +203,10 @@ def simulate(
         split=split,
         scenario_ids=_split_list(scenarios) if scenarios else None,
         limit=limit,
-        user_model=user,
+        user_model=user_model,
+        helper_model=helper_model,
+        judge_model=judge_model,
         helper_models=overrides,
-        judge_model=judge_model or (user if user.startswith(r.LOCAL_PREFIXES) else "gpt-4o-mini"),
         attempts=attempts,
         concurrency=concurrency,
         seed=seed,
@@ -203,6 +214,7 @@ def simulate(
         agent_max_tokens=agent_max_tokens,
         user_max_tokens=user_max_tokens,
         env_options=_env_options(env, max_steps, domains),
+        prompts=prompts,
     )
     plan.validate()
     require(env.value, verify=True)  # missing or damaged data: one line before anything runs

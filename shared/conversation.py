@@ -18,6 +18,7 @@ from shared.errors import NcusimError
 from shared.files import write_json_atomic, write_text_atomic
 from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, judge, transcript
 from shared.llm.base import ChatModel
+from shared.paper.judge_prompts import PaperJudge
 from shared.usersim import UserSimulator
 
 LIVE_VIEW_SECONDS = 1.0  # how stale the transcripts of a running dialogue may be on disk
@@ -84,6 +85,7 @@ async def converse(
     record = DialogueRecord(folder=folder)
     stop = profile.stop_token
     user_text = await user.first_turn()
+    last_round = False  # the agent's steps ran out but its last talk was still answered
     while True:
         record.turns.append(("user", user_text))
         record.transcript += profile.transcript_user.format(text=user_text) + "\n"
@@ -92,6 +94,9 @@ async def converse(
         _save_live_view(env, episode, record)
         if stop in user_text:  # the token itself, not any upper-case "END" (FIDELITY.md)
             record.ended_by = "stop"
+            break
+        if last_round:
+            record.ended_by = "budget"
             break
         result: ActResult | None = None
         while result is None or not result.turn_over:
@@ -109,9 +114,10 @@ async def converse(
                 record.history.append({"role": result.observation_role, "content": result.observation})
             _save_live_view(env, episode, record)
         record.n_turn += 1
-        if result.budget_exhausted:  # no user reply; the last agent text never reaches the transcript
-            record.ended_by = "budget"
+        if result.budget_exhausted and not result.answered_at_budget_end:
+            record.ended_by = "budget"  # no user reply; the last agent text never reaches the transcript
             break
+        last_round = result.budget_exhausted
         agent_text = result.user_text or ""
         record.turns.append(("agent", agent_text))
         record.transcript += profile.transcript_agent.format(text=agent_text) + "\n"
@@ -134,6 +140,7 @@ async def judge_alignment(env: Environment, user: UserSimulator, record: Dialogu
         dial_idx=dial_idx,
         mention_rule=LENIENT_RULE if profile.judge_lenient else STRICT_RULE,
         prompt_dir=Path(profile.prompt_dir) / "user" if profile.prompt_dir else None,
+        wording=PaperJudge(env.name) if user.prompts.name == "paper" else None,
     )
     write_json_atomic(record.folder / "goal_align_result.json", result)
     return result

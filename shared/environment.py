@@ -69,6 +69,9 @@ class ActResult:
     turn_over: bool = False  # the agent talked (or ran out of steps): the user speaks next
     user_text: str | None = None  # what the user hears when the turn is over
     budget_exhausted: bool = False  # no agent steps left: the dialogue ends after this step
+    # With budget_exhausted: the user still answers this talk before the dialogue ends (Tau v1 sends
+    # a respond on the last step to the user, and a stop in that reply is graded); MultiWOZ does not.
+    answered_at_budget_end: bool = False
     api_call: str | None = None  # the API the step called, if any
     process_reward: float = 0.0  # the original's per-step reward (0, 0.5, 1)
     observation_role: str = "system"  # MultiWOZ observations are system messages, Tau's user messages

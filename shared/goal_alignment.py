@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shared.llm.base import ChatModel
+from shared.usersim.prompt_sets import Prompt
 from shared.usersim.schemas import Selection
 from shared.usersim.templates import Templates
 
 FIRST_TURN = "The conversation has not started yet; the current utterance is the user's first."
 STRICT_RULE = "A piece counts only if the user mentions it before the agent does."
 LENIENT_RULE = "A piece counts if the user mentions it, or if the agent mentions it and the user then accepts it."
+
+
+class JudgeWording(Protocol):
+    """How turns, the history and each per-turn prompt are written (the kit's own or the original's)."""
+
+    def piece(self, role: str, text: str, last: bool) -> str: ...
+    def transcript(self, turns: Sequence[tuple[str, str]]) -> str: ...
+    def prompt(self, numbered_items: str, history: str, utterance: str, utterance_piece: str) -> Prompt: ...
 
 
 def render_turn(role: str, text: str) -> str:
@@ -31,6 +40,30 @@ def transcript(turns: Sequence[tuple[str, str]]) -> str:
     return "".join("# " + render_turn(role, text) for role, text in turns)
 
 
+class OwnJudge:
+    """The kit's wording (shared/usersim/prompts/judge.txt, or a user's folder that overrides it)."""
+
+    def __init__(self, mention_rule: str = STRICT_RULE, prompt_dir: Path | None = None) -> None:
+        self.mention_rule = mention_rule
+        self.templates = Templates([prompt_dir])
+
+    def piece(self, role: str, text: str, last: bool) -> str:
+        return render_turn(role, text)
+
+    def transcript(self, turns: Sequence[tuple[str, str]]) -> str:
+        return transcript(turns)
+
+    def prompt(self, numbered_items: str, history: str, utterance: str, utterance_piece: str) -> Prompt:
+        text = self.templates.render(
+            "judge",
+            mention_rule=self.mention_rule,
+            numbered_items=numbered_items,
+            dial_hist=history or FIRST_TURN,
+            user_utterance=utterance,
+        )
+        return Prompt(text)
+
+
 async def judge(
     turns: Sequence[tuple[str, str]],
     items: Sequence[str],
@@ -40,25 +73,22 @@ async def judge(
     mention_rule: str = STRICT_RULE,
     prompt_dir: Path | None = None,
     temperature: float = 0.0,
+    wording: JudgeWording | None = None,
 ) -> dict[str, Any]:
     """`{"dial_idx", "dial_hist", "result", "dialogue_state": [unmatched items]}` (the original shape)."""
-    templates = Templates([prompt_dir])
+    wording = wording or OwnJudge(mention_rule, prompt_dir)
     unmatched = list(items)
     history = ""
-    for role, text in turns:
-        piece = render_turn(role, text)
+    for index, (role, text) in enumerate(turns):
+        piece = wording.piece(role, text, index == len(turns) - 1)
         if role == "user":
             if not unmatched:
                 break
-            prompt = templates.render(
-                "judge",
-                mention_rule=mention_rule,
-                numbered_items="".join(f"{i}. {item}\n" for i, item in enumerate(unmatched, 1)),
-                dial_hist=history or FIRST_TURN,
-                user_utterance=text,
-            )
-            selection = await model.structured([{"role": "user", "content": prompt}], Selection, temperature=temperature, role="judge")
+            numbered = "".join(f"{i}. {item}\n" for i, item in enumerate(unmatched, 1))
+            prompt = wording.prompt(numbered, history, text, piece)
+            messages = [{"role": "user", "content": prompt.text}]
+            selection = await model.structured(messages, Selection, temperature=temperature, role="judge", function=prompt.spec)
             hits = {unmatched[n - 1] for n in selection.selected_numbers if 1 <= n <= len(unmatched)}
             unmatched = [item for item in unmatched if item not in hits]
         history += piece
-    return {"dial_idx": dial_idx, "dial_hist": transcript(turns), "result": not unmatched, "dialogue_state": unmatched}
+    return {"dial_idx": dial_idx, "dial_hist": wording.transcript(turns), "result": not unmatched, "dialogue_state": unmatched}

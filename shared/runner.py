@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import platform
 import random
 import shutil
 import sys
@@ -25,9 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import __version__, environment
+from shared import environment
 from shared.conversation import AgentSettings, converse, judge_or_unaligned
-from shared.data import UPSTREAM_COMMIT
 from shared.environment import Environment, Scenario
 from shared.errors import ConfigError, NcusimError
 from shared.files import read_json, write_json_atomic
@@ -36,9 +34,13 @@ from shared.llm.base import ChatModel, close_models
 from shared.llm.keys import redact
 from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
+from shared.paper.user_prompts import PaperPrompts
 from shared.paths import results_dir
 from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
 from shared.usersim import Behaviors, ModelSet, UserSimulator
+from shared.usersim.models import Routing, route
+from shared.usersim.prompt_sets import PROMPT_SETS, PromptSet
+from shared.versions import run_versions
 
 LOCAL_PREFIXES = ("local", "hf:", "scripted:")
 DEFAULT_ATTEMPTS = {"multiwoz": 5, "tau": 10}
@@ -54,9 +56,11 @@ class RunPlan:
     split: str = "test"
     scenario_ids: list[str] | None = None
     limit: int | None = None
-    user_model: str = "gpt-4.1-mini"
-    helper_models: dict[str, str] = field(default_factory=dict)
-    judge_model: str = "gpt-4o-mini"
+    # None: the paper's model for that tier of calls (shared/usersim/models.py, `route`).
+    user_model: str | None = None
+    helper_model: str | None = None
+    judge_model: str | None = None
+    helper_models: dict[str, str] = field(default_factory=dict)  # per call, over everything else
     attempts: int | None = None  # regeneration attempts per dialogue (MultiWOZ 5, Tau 10)
     concurrency: int = 32
     seed: int = 0
@@ -65,6 +69,7 @@ class RunPlan:
     agent_max_tokens: int | None = None
     user_max_tokens: int | None = None
     env_options: dict[str, Any] = field(default_factory=dict)
+    prompts: str = "paper"  # paper: the original's texts (verified upstream files); ncusim: the kit's own wording
 
     def validate(self) -> None:
         if not self.models:
@@ -79,6 +84,8 @@ class RunPlan:
             raise ConfigError(f"LIMIT must be at least 1, not {self.limit}")
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.prompts not in PROMPT_SETS:
+            raise ConfigError(f"unknown prompt set {self.prompts!r}: choose {' or '.join(PROMPT_SETS)}")
         if self.attempts is not None and self.attempts < 1:
             raise ConfigError(f"attempts must be at least 1, not {self.attempts}")
 
@@ -193,7 +200,8 @@ class Runner:
         plan.validate()
         self.plan = plan
         self.echo = echo
-        self.env: Environment = environment.get(plan.env, **plan.env_options)
+        self.env: Environment = environment.get(plan.env, **{"prompts": plan.prompts, **plan.env_options})
+        self._prompt_set: PromptSet | None = None
         self.ledger = UsageLedger()
         self._models: dict[str, ChatModel] = {}
         self.logs: dict[Path, RegenerationLog] = {}
@@ -223,13 +231,17 @@ class Runner:
             self._models[spec] = resolve(spec)
         return self._models[spec]
 
+    def routing(self) -> Routing:
+        plan = self.plan
+        return route(plan.user_model, plan.helper_model, plan.judge_model, plan.helper_models)
+
     def user_models(self) -> ModelSet:
         plan = self.plan
-        models = ModelSet.from_specs({**plan.helper_models, "judge": plan.judge_model}, everything=plan.user_model)
+        models = ModelSet.from_routing(self.routing())
         for call, spec in models.specs.items():
             models.models[call] = self.model(spec)
         models.max_tokens = plan.user_max_tokens
-        if models.max_tokens is None and plan.user_model.startswith(LOCAL_PREFIXES):
+        if models.max_tokens is None and models.specs["user"].startswith(LOCAL_PREFIXES):
             models.max_tokens = 80  # keep a small local user quick; API models get no cap, as in the paper
         return models
 
@@ -302,7 +314,8 @@ class Runner:
                 "seed": seed,
                 "attempt": attempt,
                 "model": spec.model,
-                "user_model": self.plan.user_model,
+                "user_model": user_models.specs["user"],
+                "prompts": self.plan.prompts,
                 "behavior": spec.behavior.name,
                 "is_pbus": spec.behavior.is_pbus,
                 "scenario": spec.scenario.id,
@@ -321,8 +334,16 @@ class Runner:
             profile=self.env.user_profile,
             folder=spec.folder,
             service_context=self.env.service_context(spec.scenario),
+            prompts=self.prompt_set(),
         )
         return episode, user
+
+    def prompt_set(self) -> PromptSet | None:
+        """The simulator's words: the original's (loaded and verified once per run) or None for the
+        kit's own templates."""
+        if self.plan.prompts == "paper" and self._prompt_set is None:
+            self._prompt_set = PaperPrompts(self.plan.env)
+        return self._prompt_set
 
     def wipe(self, folder: Path) -> None:
         """Remove a dialogue folder, its completion markers first: a kill halfway through the
@@ -396,6 +417,9 @@ class Runner:
         for spec in specs:
             self.model(spec.model)
         user_models = self.user_models()
+        self.prompt_set()  # paper mode: a missing or changed upstream file stops the run here, with one line
+        for note in self.routing().notes:
+            self.echo(f"models: {note}")
         await check_endpoints(self._models.values())
         for spec in specs:
             if spec.experiment not in self.logs:
@@ -470,7 +494,7 @@ class Runner:
         return aligned / total * 100 if total else None
 
     def write_run_json(self, specs: Sequence[DialogueSpec], seconds: float) -> None:
-        versions = {"ncusim": __version__, "python": platform.python_version(), "upstream_commit": UPSTREAM_COMMIT}
+        versions = run_versions()
         for experiment, progress in self.progress.items():
             path = experiment / "run.json"
             try:
@@ -500,7 +524,7 @@ class Runner:
                     "is_pbus": mine[0].behavior.is_pbus,
                     "plan": plan,
                     "versions": versions,
-                    "models": {"agent": mine[0].model, "user": self.user_models_specs()},
+                    "models": {"agent": mine[0].model, "user": self.user_models_table()},
                     "dialogues": len(mine),
                     "complete": sum(is_complete(s.folder, self.env.grade_file) for s in mine),
                     "iga": self.iga(experiment),
@@ -509,8 +533,9 @@ class Runner:
                 },
             )
 
-    def user_models_specs(self) -> dict[str, str]:
-        return ModelSet.from_specs({**self.plan.helper_models, "judge": self.plan.judge_model}, everything=self.plan.user_model).specs
+    def user_models_table(self) -> dict[str, dict[str, str | float]]:
+        """Model and temperature of every simulator call (run.json)."""
+        return ModelSet.from_routing(self.routing()).table()
 
 
 def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:

@@ -37,6 +37,9 @@ class ScoreFormat:
         "goal_align_values",
         "total_graded_cnt",
     )
+    # Tau's success_eval.py took statistics.mean of the judge's booleans: all-true or all-false
+    # runs came out as the ints 100 and 0, mixed ones as floats.
+    whole_goal_align_as_int: bool = False
 
 
 MULTIWOZ_FORMAT = ScoreFormat()
@@ -109,7 +112,10 @@ class ScoreBlock:
         for metric in METRICS:
             values = self.values.get(metric, [])
             lines[f"{metric}_mean"] = f"{metric}_mean: {mean(values):.3f}" if values else f"{metric}_mean: "
-            lines[f"{metric}_values"] = f"{metric}_values: {values}"
+            shown: list[float | int] = list(values)
+            if metric == "goal_align" and fmt.whole_goal_align_as_int:
+                shown = [int(v) if v in (0.0, 100.0) else v for v in values]
+            lines[f"{metric}_values"] = f"{metric}_values: {shown}"
         return [fmt.indent + lines[key] for key in fmt.order]
 
 

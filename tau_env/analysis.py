@@ -41,6 +41,7 @@ WRITE_APIS = {
         "update_reservation_passengers",
     ),
 }
+ALL_WRITE_APIS = frozenset(WRITE_APIS["retail"] + WRITE_APIS["airline"])
 TRANSFER_OUTPUT = API_OUTPUT + "Transfer successful"
 
 
@@ -97,11 +98,11 @@ _TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, flo
 
 
 def _bad_value(schema: dict[str, Any], value: Any) -> bool:
+    """analysis_mistake.py's validate_value: enum and type, array items recursively; an object (a
+    property's, or an array item's) is not looked into here."""
     if "enum" in schema and value not in schema["enum"]:
         return True
     kind = schema.get("type")
-    if kind == "object":
-        return isinstance(value, dict) and _type_violation(schema, value)
     if kind in _TYPES and not isinstance(value, _TYPES[kind]):
         return True
     if kind == "array" and isinstance(value, list) and "items" in schema:
@@ -110,7 +111,16 @@ def _bad_value(schema: dict[str, Any], value: Any) -> bool:
 
 
 def _type_violation(schema: dict[str, Any], arguments: dict[str, Any]) -> bool:
-    return any(key in arguments and _bad_value(prop, arguments[key]) for key, prop in schema.get("properties", {}).items())
+    """check_object: each present property, an object-typed one checked property by property."""
+    for key, prop in schema.get("properties", {}).items():
+        if key not in arguments:
+            continue
+        if prop.get("type") == "object":
+            if isinstance(arguments[key], dict) and _type_violation(prop, arguments[key]):
+                return True
+        elif _bad_value(prop, arguments[key]):
+            return True
+    return False
 
 
 def api_misuse(domain: str, calls: list[dict[str, Any]]) -> dict[str, int]:
@@ -132,7 +142,7 @@ def api_misuse(domain: str, calls: list[dict[str, Any]]) -> dict[str, int]:
 
 def failure_flags(domain: str, task_index: int, calls: list[dict[str, Any]]) -> dict[str, bool]:
     """SPEC_TAU §6.3 steps 5-7 for one dialogue (meaningful for failed dialogues)."""
-    writes = WRITE_APIS[domain]
+    writes = ALL_WRITE_APIS  # analysis_error.py checks one list of both domains' write APIs
     gt = [{"name": a["name"], "arguments": a["kwargs"]} for a in task_data.tasks(domain)[task_index].actions if a["name"] in writes]
     gt_names, predicted_names = Counter(c["name"] for c in gt), Counter(c["name"] for c in calls)
     correct = sum(1 for name, count in gt_names.items() if predicted_names.get(name) == count)

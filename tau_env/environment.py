@@ -23,8 +23,8 @@ from typing import Any
 from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
 from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic, write_text_atomic
+from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
-from shared.usersim.unavailable_service import JOIN
 from tau_env import tasks as task_data
 from tau_env.db import load_db
 from tau_env.env import TERMINAL_TOOLS, ToolOutputError, call_tool
@@ -57,6 +57,7 @@ TAU_SCORE_FORMAT = ScoreFormat(
     header="Attempt {attempt}",
     indent="  ",
     order=("total_graded_cnt", *(key for key in MULTIWOZ_FORMAT.order if key != "total_graded_cnt")),
+    whole_goal_align_as_int=True,
 )
 
 
@@ -136,8 +137,11 @@ class TauEnvironment(AnalysisFromModule):
     name = "tau"
     analysis_module = "tau_env.analysis"
 
-    def __init__(self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS) -> None:
+    def __init__(
+        self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS, prompts: str = "ncusim"
+    ) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
+        self.prompts = prompts  # paper: v1's REACT_INSTRUCTION, read from the verified upstream file
         self.max_steps = max_steps
         self.domains = tuple(domains)
         self.grade_file = GRADE_FILE
@@ -207,7 +211,13 @@ class TauEnvironment(AnalysisFromModule):
         return TauEpisode(scenario, Path(folder), domain, index, load_db(domain), model_name=model_name, max_steps=self.max_steps)
 
     def system_prompt(self, domain: str) -> str:
-        instruction = (self.prompt_dir / "react_instruction.txt").read_text(encoding="utf-8")
+        if self.prompts == "paper":
+            texts = paper_texts("tau")
+            names = {"RESPOND_ACTION_NAME": texts.text("agent.respond_action_name")}
+            names["RESPOND_ACTION_FIELD_NAME"] = texts.text("agent.respond_action_field_name")
+            instruction = texts.fstring("agent.react_instruction", **names)
+        else:
+            instruction = (self.prompt_dir / "react_instruction.txt").read_text(encoding="utf-8")
         return wiki(domain) + "\n#Available tools\n" + json.dumps(list(tool_schemas(domain))) + instruction
 
     def agent_messages(self, episode: TauEpisode, history: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -220,7 +230,15 @@ class TauEnvironment(AnalysisFromModule):
         exhausted = episode.n_reasoning >= episode.max_steps
         if name == RESPOND:
             content = str(arguments.get("content", ""))
-            return ActResult(reply=agent_reply, observation=None, turn_over=True, user_text=content, budget_exhausted=exhausted)
+            # On the last step too: v1 still sends it to the user, and a stop reply is graded.
+            return ActResult(
+                reply=agent_reply,
+                observation=None,
+                turn_over=True,
+                user_text=content,
+                budget_exhausted=exhausted,
+                answered_at_budget_end=True,
+            )
         try:
             output = call_tool(episode.domain, episode.db, name, arguments)
         except ToolOutputError as exc:
@@ -246,8 +264,7 @@ class TauEnvironment(AnalysisFromModule):
         write_json_atomic(folder / "non_coll_config.json", {**user.behaviors.as_config(), "model_name": episode.model_name})
         goal = dict(task_data.goal_file(episode.domain, episode.task_index))
         # the tag removed and the unavailable-service goals joined on (a PBUS topic is prompt-only)
-        extras = list(user.extra_goals)
-        goal["instruction"] = episode.scenario.goal_text + (JOIN.format(extras=repr(extras)) if extras else "")
+        goal["instruction"] = episode.scenario.goal_text + user.extras_join
         write_json_atomic(folder / "goal_list.json", goal)
         trajectory = with_reply_counters(agent_messages)
         for name in TRAJECTORY_FILES:

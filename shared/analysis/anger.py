@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from shared.errors import NcusimError
 from shared.llm.base import ChatModel
+from shared.paper.texts import paper_texts
+from shared.usersim.prompt_sets import Prompt
 from shared.usersim.templates import Templates
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -38,26 +40,37 @@ def user_view(folder: Path) -> tuple[str, str, str] | None:
     return None
 
 
-async def count_folder(folder: Path, model: ChatModel, templates: Templates) -> dict[str, Any]:
+def paper_prompt(env: str, dialogue: str) -> Prompt:
+    """anger_fail.py's prompt filled with the whole transcript, and its function spec."""
+    texts = paper_texts(env)
+    return Prompt(texts.text("anger").format(dial_hist=dialogue), texts.spec("anger.spec"))
+
+
+async def count_folder(folder: Path, model: ChatModel, templates: Templates, env: str | None = None) -> dict[str, Any]:
+    """`env` set: the original's prompt for that environment (paper mode); None: the kit's own."""
     view = user_view(folder)
     if view is None:
         return {"folder": folder.name, "error": "no user-view transcript"}
     dialogue, user_label, agent_label = view
-    prompt = templates.render("anger_failure", dialogue=dialogue, user_label=user_label, agent_label=agent_label)
+    if env is not None:
+        prompt = paper_prompt(env, dialogue)
+    else:
+        prompt = Prompt(templates.render("anger_failure", dialogue=dialogue, user_label=user_label, agent_label=agent_label))
+    messages = [{"role": "user", "content": prompt.text}]
     try:
-        answer = await model.structured([{"role": "user", "content": prompt}], AngerFailure, temperature=0.0, role="judge")
+        answer = await model.structured(messages, AngerFailure, temperature=0.0, role="judge", function=prompt.spec)
     except NcusimError as exc:
         return {"folder": folder.name, "error": str(exc)}
     return {"folder": folder.name, **answer.model_dump()}
 
 
-async def count_all(folders: Sequence[Path], model: ChatModel, concurrency: int = 16) -> list[dict[str, Any]]:
+async def count_all(folders: Sequence[Path], model: ChatModel, concurrency: int = 16, env: str | None = None) -> list[dict[str, Any]]:
     templates = Templates([PROMPTS])
     limit = asyncio.Semaphore(concurrency)
 
     async def one(folder: Path) -> dict[str, Any]:
         async with limit:
-            return await count_folder(folder, model, templates)
+            return await count_folder(folder, model, templates, env)
 
     return list(await asyncio.gather(*(one(f) for f in folders)))
 

@@ -14,6 +14,8 @@ from shared.errors import ConfigError
 from shared.files import write_text_atomic
 from shared.paths import results_dir
 
+PAPER_ANGER_JUDGE = "gpt-4.1-mini"
+
 
 def analyze(
     path: Annotated[Path, typer.Argument(help="a results tree, an experiment folder or one dialogue folder")],
@@ -21,8 +23,10 @@ def analyze(
     out: Annotated[Path | None, typer.Option(help="output folder (default results/reports/analysis/<env>-<name>)")] = None,
     parity: Annotated[bool, typer.Option(help="show the original scripts' label beside each number")] = True,
     anger_judge: Annotated[
-        str | None, typer.Option(help="also count user anger and agent failure notices with this LLM judge (paper: gpt-4.1-mini)")
+        str | None,
+        typer.Option(help="also count user anger and agent failure notices with an LLM judge: 'paper' (gpt-4.1-mini at T=0) or a spec"),
     ] = None,
+    prompts: Annotated[str, typer.Option(help="anger judge wording: paper (the original's anger_fail.py) or ncusim")] = "paper",
 ) -> None:
     """Error analysis (API misuse, failure categories) and appendix metrics per experiment folder."""
     from shared import environment
@@ -39,13 +43,17 @@ def analyze(
         folder, reason = tree.failures[0]
         raise ConfigError(f"none of the {len(tree.failures)} {env} dialogue folders under {path} could be analysed ({folder}: {reason})")
     judged: dict[str, list[dict[str, object]]] = {}
+    if prompts not in ("paper", "ncusim"):
+        raise ConfigError(f"unknown prompt set {prompts!r}: choose paper or ncusim")
     if anger_judge:
         from shared.analysis.anger import aggregate, count_all
         from shared.llm import resolve
 
+        anger_judge = PAPER_ANGER_JUDGE if anger_judge == "paper" else anger_judge  # anger_fail.py: gpt-4.1-mini, T=0
         judge_model = resolve(anger_judge)
         for experiment in tree.experiments.values():
-            answers = asyncio.run(count_all([experiment.folder / r["folder"] for r in experiment.records], judge_model))
+            folders = [experiment.folder / r["folder"] for r in experiment.records]
+            answers = asyncio.run(count_all(folders, judge_model, env=env if prompts == "paper" else None))
             experiment.summary.update(aggregate(answers))
             judged[experiment.name] = answers
     labels = getattr(chosen, "analysis_labels", None) if parity else None
@@ -55,7 +63,7 @@ def analyze(
     written = write_analysis(tree, target)
     if judged:
         written.append(target / "anger_failure.json")
-        write_text_atomic(written[-1], json.dumps({"judge": anger_judge, "experiments": judged}, indent=2))
+        write_text_atomic(written[-1], json.dumps({"judge": anger_judge, "prompts": prompts, "experiments": judged}, indent=2))
     typer.echo(f"analysed {tree.analysed} dialogue folders in {len(tree.experiments)} experiments in {time.monotonic() - started:.1f}s")
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
     for folder, reason in tree.failures:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import mean
 
-from shared.analysis.stats import mean
 from shared.files import read_json
 
 
 def mean_or_none(values: Sequence[float]) -> float | None:
-    """The mean, or None for no values (written as null, where the original printed nothing)."""
+    """The mean, or None for no values (written as null, where the original printed nothing).
+    `statistics.mean`, as the original's scripts: exact, so the last digit does not depend on the
+    order the folders are read in."""
     return mean(values) if values else None
 
 

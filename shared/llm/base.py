@@ -74,6 +74,7 @@ class ChatModel(Protocol):
         max_tokens: int | None = None,
         role: Role = "helper",
         attempts: int = 3,
+        function: dict[str, Any] | None = None,
     ) -> T | Any: ...
 
 
@@ -103,6 +104,7 @@ class BaseChatModel:
     backend: str = "base"
     key_var: str | None = None  # the environment variable holding this backend's key
     cacheable: bool = True
+    supports_tools: bool = False  # the chat API's `tools` / `tool_choice` (OpenAI-compatible servers)
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class BaseChatModel:
         self.max_concurrency = max_concurrency
         self.structured_mode: StructuredMode = structured_mode
         self.default_params = dict(default_params or {})
+        self._tools_refused = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec}>"
@@ -200,13 +203,35 @@ class BaseChatModel:
         max_tokens: int | None = None,
         role: Role = "helper",
         attempts: int = 3,
+        function: dict[str, Any] | None = None,
     ) -> T | Any:
-        """A validated object of `schema` (pydantic model class or JSON-schema dict)."""
+        """A validated object of `schema` (pydantic model class or JSON-schema dict).
+
+        `function`: a function spec (name, description, parameters) to send as a forced tool call,
+        as the original sent its specs (paper mode); the messages then go out exactly as given.
+        A backend without tools, or a server that refuses them or answers without a call, falls
+        back to the JSON-schema or prompt-and-parse path below.
+        """
         base: dict[str, Any] = {**self.default_params}
         if temperature is not None:
             base["temperature"] = temperature
         if max_tokens is not None:
             base["max_tokens"] = max_tokens
+        if function is not None and self.supports_tools and not self._tools_refused:
+            forced: dict[str, Any] = {
+                "tools": [{"type": "function", "function": function}],
+                "tool_choice": {"type": "function", "function": {"name": function["name"]}},
+            }
+            try:
+                result = await self._call([dict(m) for m in messages], {**base, **forced}, role)
+                return st.validate(schema, result.text)
+            except ModelError as exc:
+                if not _refused_response_format(exc):
+                    raise
+                log.info("%s refused tools; falling back for structured calls", self.spec)
+                self._tools_refused = True
+            except ValueError:
+                self.active_ledger.record_retry(role, self.spec, invalid_reply=True)
         convo = [dict(m) for m in messages]
         if self.structured_mode == "prompt":
             convo = _with_instruction(convo, schema)

@@ -128,9 +128,10 @@ async def _body(reader: asyncio.StreamReader, headers: list[tuple[str, str]]) ->
 class LoopbackClient:
     """Keep-alive connections to one server, for one event loop."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, path_prefix: str = "") -> None:
         self.host = host
         self.port = port
+        self.path_prefix = path_prefix  # the base URL's path, e.g. "/v1"
         self.authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 

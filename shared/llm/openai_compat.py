@@ -1,34 +1,30 @@
 """Every OpenAI-compatible backend (OpenAI, OpenRouter, vLLM, any /v1 server): one POST per call.
 
-The request goes straight through the HTTP client the openai SDK itself uses (httpx or httpx2,
-whichever the installed SDK is built on), or, for a plain-http server on this machine, through
-`loopback_http` (NCUSIM_LOOPBACK_HTTP=0 turns that off); failures are raised as the SDK's
-exceptions, so retries classify them as before. Skipping the SDK's request builder and response models halved
-the event-loop time per call, which is what bounds a wave of concurrent dialogues (`make bench`,
-latency suite).
+The request goes through an `httpx.AsyncClient` (proxies, TLS, pooling), or, for a plain-http
+server on this machine, through `loopback_http` (NCUSIM_LOOPBACK_HTTP=0 turns that off). Failures
+are raised as the kit's own `transport_errors`, which the retry policy classifies: the kit builds
+no exception of a library whose constructors change between releases (openai 3.63 did). Posting
+the JSON body directly instead of through the openai SDK's request builder and response models
+halved the event-loop time per call, which is what bounds a wave of concurrent dialogues
+(`make bench`, latency suite).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import threading
 from typing import Any
 
-import openai
+import httpx
 
 from shared.llm.base import BaseChatModel, Completion, Message
 from shared.llm.loopback_http import LoopbackClient, loopback_target
 from shared.llm.retry import EmptyCompletion
+from shared.llm.transport_errors import EndpointTimeout, EndpointUnreachable, status_error
 
-# The SDK's own HTTP client class (an httpx or httpx2 AsyncClient with the SDK's pool limits).
-_HttpClient = openai.DefaultAsyncHttpxClient
-
-
-# The HTTP library behind that class (httpx or httpx2): its exceptions and Request/Response types.
-_HTTP: Any = importlib.import_module(_HttpClient.__mro__[1].__module__.split(".")[0])
-_TIMEOUT, _TRANSPORT = _HTTP.TimeoutException, _HTTP.TransportError
+# A wave of concurrent dialogues to one API: connections are cheap, queueing behind a small pool is not.
+_POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def _text_of(content: Any) -> str | None:
@@ -39,6 +35,15 @@ def _text_of(content: Any) -> str | None:
         parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
         return "".join(parts) if parts else None
     return None
+
+
+def _call_arguments(message: dict[str, Any]) -> str | None:
+    """The arguments of the first tool call (or of a legacy function call), as the JSON text the model wrote."""
+    calls = message.get("tool_calls")
+    call = calls[0] if isinstance(calls, list) and calls and isinstance(calls[0], dict) else None
+    function = call.get("function") if call is not None else message.get("function_call")
+    arguments = function.get("arguments") if isinstance(function, dict) else None
+    return arguments if isinstance(arguments, str) else None
 
 
 def parse_completion(body: bytes) -> Completion:
@@ -52,6 +57,8 @@ def parse_completion(body: bytes) -> Completion:
     choice = choices[0]
     message = choice.get("message")
     text = _text_of(message.get("content")) if isinstance(message, dict) else None
+    if text is None and isinstance(message, dict):
+        text = _call_arguments(message)  # a forced tool call (paper mode's function specs)
     if text is None:
         raise EmptyCompletion("no content")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -67,25 +74,15 @@ def parse_completion(body: bytes) -> Completion:
     return done
 
 
-def status_error(response: Any) -> openai.APIStatusError:
-    """The SDK's exception for an HTTP error status (status code, body and Retry-After kept)."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text[:1000] or None
-    detail = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-        detail = detail["message"]
-    return openai.APIStatusError(f"Error code: {response.status_code} - {detail}", response=response, body=body)
-
-
 class OpenAICompatModel(BaseChatModel):
+    supports_tools = True
+
     def __init__(self, spec: str, model: str, base_url: str, api_key: str, *, backend: str, key_var: str | None, **kw: Any):
         self.backend = backend
         self.key_var = key_var
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._clients: dict[int, Any] = {}  # event loop id -> HTTP client
+        self._clients: dict[int, httpx.AsyncClient | LoopbackClient] = {}  # event loop id -> HTTP client
         self._loopback = loopback_target(self.base_url)  # (host, port, path) of a server on this machine
         self._lock = threading.Lock()
         super().__init__(spec, model, self.base_url, **kw)
@@ -93,7 +90,7 @@ class OpenAICompatModel(BaseChatModel):
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError("model objects hold credentials and are not serialisable")
 
-    def _client(self) -> Any:
+    def _client(self) -> httpx.AsyncClient | LoopbackClient:
         # A connection pool belongs to one event loop: keep one client per loop. (Pools of at most
         # 8 connections, instead of one pool for all, made no difference measurable by the latency suite.)
         loop_id = id(asyncio.get_running_loop())
@@ -101,9 +98,9 @@ class OpenAICompatModel(BaseChatModel):
             client = self._clients.get(loop_id)
             if client is None:
                 if self._loopback:
-                    client = LoopbackClient(self._loopback[0], self._loopback[1])
+                    client = LoopbackClient(*self._loopback)
                 else:
-                    client = _HttpClient(timeout=self.retry.timeout)
+                    client = httpx.AsyncClient(timeout=self.retry.timeout, limits=_POOL, follow_redirects=True)
                 self._clients[loop_id] = client
             return client
 
@@ -119,29 +116,27 @@ class OpenAICompatModel(BaseChatModel):
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        if self._loopback:
-            return await self._complete_loopback(body, headers)
+        client = self._client()
+        if isinstance(client, LoopbackClient):
+            return await self._complete_loopback(client, body, headers)
         try:
-            response = await self._client().post(f"{self.base_url}/chat/completions", content=body, headers=headers)
-        except _TIMEOUT as exc:
-            raise openai.APITimeoutError(request=getattr(exc, "_request", None)) from None  # type: ignore[arg-type]
-        except _TRANSPORT as exc:  # refused, reset or dropped: retried like the SDK's connection errors
-            request = getattr(exc, "_request", None)
-            raise openai.APIConnectionError(message=f"Connection error: {type(exc).__name__}", request=request) from None  # type: ignore[arg-type]
+            response = await client.post(f"{self.base_url}/chat/completions", content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise EndpointTimeout(f"timed out: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:  # refused, reset, dropped or garbled: retried
+            raise EndpointUnreachable(f"connection error: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise status_error(response)
+            raise status_error(response.status_code, response.headers, response.content)
         return parse_completion(response.content)
 
-    async def _complete_loopback(self, body: bytes, headers: dict[str, str]) -> Completion:
-        assert self._loopback is not None
-        path = f"{self._loopback[2]}/chat/completions"
+    async def _complete_loopback(self, client: LoopbackClient, body: bytes, headers: dict[str, str]) -> Completion:
+        path = f"{client.path_prefix}/chat/completions"
         try:
-            reply = await self._client().post(path, body, headers)
+            reply = await client.post(path, body, headers)
         except (OSError, asyncio.IncompleteReadError) as exc:  # refused, reset, dropped, garbled: retried
-            raise openai.APIConnectionError(message=f"Connection error: {type(exc).__name__}", request=None) from None  # type: ignore[arg-type]
+            raise EndpointUnreachable(f"connection error: {type(exc).__name__}") from None
         if reply.status >= 400:
-            request = _HTTP.Request("POST", f"{self.base_url}/chat/completions")
-            raise status_error(_HTTP.Response(reply.status, headers=reply.headers, content=reply.content, request=request))
+            raise status_error(reply.status, reply.headers, reply.content)
         return parse_completion(reply.content)
 
 
@@ -149,6 +144,7 @@ class MultiEndpointModel(BaseChatModel):
     """One served model behind several replicas (vLLM per GPU): each call goes to the least busy."""
 
     backend = "vllm"
+    supports_tools = True
 
     def __init__(self, spec: str, model: str, replicas: list[OpenAICompatModel], **kw: Any):
         self.replicas = replicas

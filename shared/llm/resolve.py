@@ -27,6 +27,16 @@ VLLM_DEFAULTS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 1000}
 SPEC_FORMS = "openai:<model>, openrouter:<model>, vllm:<name>, http://host:port/v1#<model>, hf:<path>, local, scripted:<file>"
 
 
+def is_hosted_api(spec: str) -> bool:
+    """Whether a spec names a paid hosted API (OpenAI, OpenRouter) rather than a model the user
+    serves or loads (local, hf:, scripted:, vllm:, http(s)://): no key is looked up here."""
+    spec = spec.strip()
+    kind, sep, rest = spec.partition(":")
+    if sep and rest:
+        return kind in ("openai", "openrouter")
+    return spec != "local" and ("gpt" in spec or "/" in spec)
+
+
 def _concurrency(default: int) -> int:
     raw = os.environ.get("NCUSIM_ENDPOINT_CONCURRENCY")
     try:

@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-import openai
-
 from shared.errors import ConfigError, ModelError, NcusimError
 from shared.llm.keys import redact
+from shared.llm.transport_errors import EndpointStatusError, EndpointTimeout, EndpointUnreachable
 
 T = TypeVar("T")
 
@@ -62,17 +61,16 @@ class RetryPolicy:
 
 
 def _status(exc: BaseException) -> int | None:
-    return getattr(exc, "status_code", None) if isinstance(exc, openai.APIStatusError) else None
+    return exc.status_code if isinstance(exc, EndpointStatusError) else None
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIStatusError):
-        status = _status(exc) or 0
+    if isinstance(exc, EndpointStatusError):
+        status = exc.status_code
         return status == 429 or status == 408 or status >= 500
     return isinstance(
         exc,
-        openai.APIConnectionError  # includes APITimeoutError
-        | openai.APIResponseValidationError
+        EndpointUnreachable  # includes EndpointTimeout
         | json.JSONDecodeError
         | EmptyCompletion
         | asyncio.TimeoutError,
@@ -80,12 +78,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(header) if header is not None else None
-    except ValueError:
-        return None
+    return exc.retry_after if isinstance(exc, EndpointStatusError) else None
 
 
 def explain(exc: BaseException, where: str, model: str, key_var: str | None, attempts: int) -> ModelError:
@@ -101,9 +94,9 @@ def explain(exc: BaseException, where: str, model: str, key_var: str | None, att
     elif status is not None:
         body = redact(str(getattr(exc, "message", exc)))[:300]  # redacted before the cut: no partial key survives it
         message = f"{where} refused the request for {model!r} (HTTP {status}): {body}"
-    elif isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError):
+    elif isinstance(exc, EndpointTimeout | asyncio.TimeoutError):
         message = f"{where} timed out after {attempts} attempts"
-    elif isinstance(exc, openai.APIConnectionError):
+    elif isinstance(exc, EndpointUnreachable):
         message = f"cannot reach {where} after {attempts} attempts: is the server running and the URL right?"
     elif isinstance(exc, EmptyCompletion):
         message = f"{where} returned no completion after {attempts} attempts"

@@ -17,22 +17,6 @@ from shared.usersim.schemas import Verdict
 if TYPE_CHECKING:
     from shared.usersim.simulator import Turn, UserSimulator
 
-ACTS = {
-    "belligerent abuse": "the user uses insulting or offensive language",
-    "threat": "the user threatens legal action, a personal boycott, or a public accusation on social media",
-    "urge": "the user complains about waiting and urges the agent to hurry up",
-}
-LEVEL_DESCRIPTIONS = {
-    "Mildly Angry": "slightly displeased",
-    "Moderately Angry": "clearly in a bad mood",
-    "Extremely Angry": "unbearably angry",
-}
-SITUATIONS = {
-    "fail": "The agent has just said that the user's request cannot be fulfilled, and the user is frustrated by it.",
-    "delay": (
-        "The user has already given everything the agent needs, yet the agent has still not finished, and the user is fed up with waiting."
-    ),
-}
 # The word with its trailing comma; `strip_please` adds the separator before it (a comma and
 # whitespace, or whitespace), as `re.sub(r"(,\s*|\s+)?\bplease\b,?", "", text, flags=re.I)` would.
 _PLEASE = re.compile(r"\bplease\b,?", re.IGNORECASE)
@@ -65,32 +49,23 @@ def remove_please(text: str) -> str:
 
 async def outburst(sim: UserSimulator, turn: Turn, kind: str) -> str:
     counter = sim.state.delay if kind == "delay" else sim.state.fail
-    act = sim.rng.choice(list(ACTS))
-    prompt = sim.templates.render(
-        "outburst",
-        situation=SITUATIONS[kind],
-        dial_hist=turn.dial_hist,
-        act=act,
-        act_description=ACTS[act],
-        level=counter.level,
-        level_description=LEVEL_DESCRIPTIONS[counter.level],
-    )
-    text = await sim.ask("outburst", prompt)
+    act = sim.rng.choice(list(sim.prompts.outburst_acts))
+    text = await sim.ask("outburst", sim.prompts.outburst(kind, turn.dial_hist, act, counter.level))
     turn.note("outburst", kind=kind, act=act, level=counter.level)
     counter.fired += 1
     return text
 
 
 async def stage(sim: UserSimulator, turn: Turn) -> None:
-    turn.content = remove_please(turn.content)
+    turn.content = sim.prompts.without_please(turn.content)
     state = sim.state
     if not state.remaining and sim.stop_token not in turn.content:
         if sim.rng.random() < state.delay.probability:
             turn.content = await outburst(sim, turn, "delay")
             turn.current_angry = True
         return
-    prompt = sim.templates.render("failure_classifier", goal_text=sim.goal_text, agent_utterance=sim.latest_agent_message)
-    if (await sim.judge_bool("failure_classifier", prompt, Verdict)).result:
+    prompt = sim.prompts.failure_classifier(sim.goal_text, sim.latest_agent_message)
+    if (await sim.structured("failure_classifier", prompt, Verdict)).result:
         if sim.rng.random() < state.fail.probability:
             turn.content = await outburst(sim, turn, "fail")
             turn.current_angry = True
@@ -100,5 +75,5 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
 
 
 async def cynical_rewrite(sim: UserSimulator, turn: Turn) -> None:
-    turn.content = await sim.ask("cynical", sim.templates.render("cynical", dial_hist=turn.dial_hist, utterance=turn.content))
+    turn.content = await sim.ask("cynical", sim.prompts.cynical(turn.dial_hist, turn.content))
     turn.note("cynical")

@@ -16,8 +16,8 @@ DIVISORS = (2, 3, 4, 5)
 
 async def stage(sim: UserSimulator, turn: Turn) -> None:
     examples = sim.rng.sample(sim.fragment_pool(), N_EXAMPLES)
-    prompt = sim.templates.render("style_transfer", examples=repr(examples), utterance=turn.content)
-    turn.content = (await sim.judge_bool("style_transfer", prompt, Utterance)).utterance
+    prompt = sim.prompts.style_transfer(examples, turn.content)
+    turn.content = (await sim.structured("style_transfer", prompt, Utterance)).utterance
     turn.note("fragmented")
     # Truncate to the first 1/k of the characters, never on two fragment-stage turns in a row.
     if sim.rng.random() <= TRUNCATE_PROBABILITY and not sim.state.cutoff_flag:

@@ -1,4 +1,12 @@
-"""Which model (and temperature) each simulator call uses; defaults are the paper's."""
+"""Which model (and temperature) each simulator call uses; defaults are the paper's.
+
+The paper ran the user and most helpers on gpt-4.1-mini, and the outbursts, tangents, complaints,
+cynical rewrite, PBUS topic and the goal-alignment judge on gpt-4o-mini (SPEC_MULTIWOZ §4.10).
+`route` keeps that split when a model is replaced: USER_MODEL replaces the gpt-4.1-mini calls,
+HELPER_MODEL the gpt-4o-mini ones, JUDGE_MODEL the judge, `--helper CALL=SPEC` any one call.
+A user model the kit serves itself (local, hf:, scripted:, http://, vllm:) with no HELPER_MODEL
+also takes the gpt-4o-mini calls and the judge: a run without an OpenAI key must not half-run.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.llm import ChatModel, resolve
+from shared.llm.resolve import is_hosted_api
 
 # call -> (model spec, temperature), as in SPEC_MULTIWOZ §4.10.
 DEFAULTS: dict[str, tuple[str, float]] = {
@@ -25,6 +34,43 @@ DEFAULTS: dict[str, tuple[str, float]] = {
     "pbus_topic": ("gpt-4o-mini", 1.0),
     "judge": ("gpt-4o-mini", 0.0),
 }
+USER_TIER = "gpt-4.1-mini"  # the calls USER_MODEL replaces
+HELPER_TIER = "gpt-4o-mini"  # the calls HELPER_MODEL replaces (the judge has its own setting)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The model spec of every call, and why (for the run header and run.json)."""
+
+    specs: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+
+def route(
+    user: str | None = None,
+    helper: str | None = None,
+    judge: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Routing:
+    """Each call's spec: the paper's, replaced tier by tier (module docstring), then per call."""
+    notes: list[str] = []
+    if helper is None and user is not None and not is_hosted_api(user):
+        helper = user
+        calls = ", ".join(call for call, (paper, _) in DEFAULTS.items() if paper == HELPER_TIER and call != "judge")
+        notes.append(f"the paper's gpt-4o-mini calls ({calls}) also use {user}: set HELPER_MODEL to change")
+    if judge is None and user is not None and not is_hosted_api(user):
+        judge = user
+        notes.append(f"the goal-alignment judge uses {user}: set JUDGE_MODEL to change")
+    specs: dict[str, str] = {}
+    for call, (paper, _) in DEFAULTS.items():
+        if call == "judge":
+            specs[call] = judge or paper
+        elif paper == USER_TIER:
+            specs[call] = user or paper
+        else:
+            specs[call] = helper or paper
+    specs.update(overrides or {})
+    return Routing(specs, tuple(notes))
 
 
 @dataclass
@@ -37,11 +83,12 @@ class ModelSet:
     max_tokens: int | None = None  # the paper set none; a cap keeps small local models quick
 
     @classmethod
-    def from_specs(cls, overrides: Mapping[str, str] | None = None, everything: str | None = None) -> ModelSet:
-        """Paper defaults, every call set to `everything` if given, then per-call `overrides`."""
-        specs = {k: (everything or v[0]) for k, v in DEFAULTS.items()}
-        specs.update(overrides or {})
-        return cls(specs=specs)
+    def from_routing(cls, routing: Routing) -> ModelSet:
+        return cls(specs=dict(routing.specs))
+
+    def table(self) -> dict[str, dict[str, str | float]]:
+        """Model and temperature of every call kind (run.json)."""
+        return {call: {"model": self.specs[call], "temperature": self.temperatures[call]} for call in DEFAULTS}
 
     @classmethod
     def of(cls, model: ChatModel, **per_call: ChatModel) -> ModelSet:

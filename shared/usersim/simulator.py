@@ -24,6 +24,7 @@ from shared.files import write_json_atomic, write_text_atomic
 from shared.usersim import impatience, incomplete, pbus, resources, tangential, unavailable_service
 from shared.usersim.config import Behaviors
 from shared.usersim.models import ModelSet
+from shared.usersim.prompt_sets import OwnPrompts, Prompt, PromptSet
 from shared.usersim.schemas import Selection, Verdict
 from shared.usersim.state import SimulatorState
 from shared.usersim.templates import Templates
@@ -62,19 +63,24 @@ class UserSimulator:
         service_context: Mapping[str, str] | None = None,
         prompt_dir: Path | None = None,
         fragment_pool: Callable[[], Sequence[str]] | None = None,
+        prompts: PromptSet | None = None,
     ) -> None:
         self.profile = profile or DEFAULT_PROFILE
         self.behaviors = behaviors
         self.models = models
         self.rng = rng
         self.folder = Path(folder) if folder else None
-        self.templates = Templates([prompt_dir, self.profile.prompt_dir and Path(self.profile.prompt_dir) / "user"])
+        # The kit's own wording unless a prompt set is given (paper mode: the original's texts).
+        self.prompts: PromptSet = prompts or OwnPrompts(
+            Templates([prompt_dir, self.profile.prompt_dir and Path(self.profile.prompt_dir) / "user"])
+        )
         self.service_context = dict(service_context or {})
         self.fragment_pool = fragment_pool or resources.fragment_pool
         self.goal_text = goal
         self.persona = persona if persona is not None else resources.sample_persona(rng)
         self.state = SimulatorState(items=list(items), remaining=list(items))
         self.extra_goals: list[str] = []
+        self.extras_join = ""  # what unavailable service appended to the goal text
         self.messages: list[dict[str, Any]] = []
         self.turn_events: list[dict[str, Any]] = []  # per user turn: the behaviour events (user_turn_events.json)
         self.base_prompt = ""
@@ -94,16 +100,19 @@ class UserSimulator:
 
     # --- model calls --------------------------------------------------------------------
 
-    async def ask(self, call: str, prompt: str) -> str:
+    async def ask(self, call: str, prompt: Prompt) -> str:
+        """A free-text helper call: the prompt as the one user message."""
         model, temperature = self.models.get(call)
-        messages = [{"role": "user", "content": prompt}]
+        messages = [{"role": "user", "content": prompt.text}]
         return (await model.chat(messages, temperature=temperature, max_tokens=self.models.max_tokens, role="helper")).text
 
-    async def judge_bool(self, call: str, prompt: str, schema: type[T]) -> T:
-        """A structured helper call (verdicts, generated utterances, lists)."""
+    async def structured(self, call: str, prompt: Prompt, schema: type[T], *, capped: bool = True) -> T:
+        """A structured helper call (verdicts, generated utterances, lists); the prompt set's function
+        spec, if it has one, goes out as a forced tool call."""
         model, temperature = self.models.get(call)
-        messages = [{"role": "user", "content": prompt}]
-        return await model.structured(messages, schema, temperature=temperature, max_tokens=self.models.max_tokens, role="helper")
+        messages = [{"role": "user", "content": prompt.text}]
+        max_tokens = self.models.max_tokens if capped else None
+        return await model.structured(messages, schema, temperature=temperature, max_tokens=max_tokens, role="helper", function=prompt.spec)
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -113,9 +122,7 @@ class UserSimulator:
         if self.behaviors.unavailable_service:
             await unavailable_service.augment(self)
         persona_block = await pbus.persona_block(self) if self.behaviors.is_pbus else ""
-        self.base_prompt = self.templates.render(
-            "base_user", instruction=self.goal_text, persona_block=persona_block, stop_token=self.stop_token
-        )
+        self.base_prompt = self.prompts.base_user(self.goal_text, persona_block, self.stop_token)
         self.messages = [{"role": "system", "content": self.base_prompt}, {"role": "user", "content": self.profile.greeting}]
         if self.folder:
             self._write("prompt", self.base_prompt)
@@ -176,25 +183,23 @@ class UserSimulator:
             return
         if state.remaining:
             utterance = turn.content.replace(stop, "")
-            prompt = self.templates.render("rest_provider", dial_hist=turn.dial_hist, utterance=utterance, remaining=repr(state.remaining))
-            turn.content = await self.ask("rest_provider", prompt)
+            turn.content = await self.ask("rest_provider", self.prompts.rest_provider(turn.dial_hist, utterance, state.remaining))
             turn.note("rest_provider", items=list(state.remaining))
             state.used += state.remaining
             state.remaining = []
             turn.skip_behaviours = True
         elif turn.content.strip() != stop:
-            prompt = self.templates.render("ending_check", dial_hist=turn.dial_hist, utterance=turn.content.replace(stop, ""))
-            if not (await self.judge_bool("ending_check", prompt, Verdict)).result:
+            prompt = self.prompts.ending_check(turn.dial_hist, turn.content.replace(stop, ""))
+            if not (await self.structured("ending_check", prompt, Verdict)).result:
                 turn.content = turn.content.replace(stop, "")
                 turn.note("ending_refused")
 
     async def track(self, turn: Turn) -> list[str]:
         """Items the final utterance provides; any failure counts as none (the original's only fallback)."""
         remaining = self.state.remaining
-        numbered = "\n".join(f"{i}. {item}" for i, item in enumerate(remaining, 1))
-        prompt = self.templates.render("tracker", dial_hist=turn.dial_hist, utterance=turn.content, numbered_items=numbered)
+        prompt = self.prompts.tracker(turn.dial_hist, turn.content, remaining)
         try:
-            selection = await self.judge_bool("tracker", prompt, Selection)
+            selection = await self.structured("tracker", prompt, Selection)
         except Exception:  # noqa: BLE001 - the tracker never aborts a dialogue
             return []
         matched = [remaining[n - 1] for n in selection.selected_numbers if 1 <= n <= len(remaining)]

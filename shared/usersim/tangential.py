@@ -9,24 +9,17 @@ from shared.usersim.schemas import Complaints, ReasonedVerdict, Utterance
 if TYPE_CHECKING:
     from shared.usersim.simulator import Turn, UserSimulator
 
-ACTS = {
-    "Factual Question": "asks a question that has one definite answer",
-    "Opinion Question": "asks for the other side's opinion",
-    "General Opinion": "states the user's own opinion",
-    "Statement Non-opinion": "tells of experiences or facts without giving an opinion",
-}
 COMPLAINT_ONLY_PROBABILITY = 0.5
 PENDING = "<NOT>"
 
 
 async def new_tangent(sim: UserSimulator) -> str:
-    act = sim.rng.choice(list(ACTS))
-    prompt = sim.templates.render("tangent", goal_text=sim.goal_text, persona=sim.persona, act=act, act_description=ACTS[act])
-    return (await sim.judge_bool("tangent", prompt, Utterance)).utterance
+    act = sim.rng.choice(list(sim.prompts.tangent_acts))
+    return (await sim.structured("tangent", sim.prompts.tangent(sim.goal_text, sim.persona, act), Utterance)).utterance
 
 
 async def merge(sim: UserSimulator, turn: Turn, pieces: list[str]) -> str:
-    return await sim.ask("merge", sim.templates.render("merge", dial_hist=turn.dial_hist, pieces=repr(pieces)))
+    return await sim.ask("merge", sim.prompts.merge(turn.dial_hist, pieces))
 
 
 async def inject(sim: UserSimulator, turn: Turn) -> None:
@@ -42,8 +35,7 @@ async def inject(sim: UserSimulator, turn: Turn) -> None:
 
 
 async def engaged(sim: UserSimulator, tangent: str, agent_message: str) -> bool:
-    prompt = sim.templates.render("respond_verifier", tangent=tangent, agent_utterance=agent_message)
-    return (await sim.judge_bool("respond_verifier", prompt, ReasonedVerdict)).result
+    return (await sim.structured("respond_verifier", sim.prompts.respond_verifier(tangent, agent_message), ReasonedVerdict)).result
 
 
 async def stage(sim: UserSimulator, turn: Turn) -> None:
@@ -68,8 +60,8 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
         return
     if state.utterance_pair and state.utterance_pair[-1]["complain"] == PENDING:
         state.utterance_pair[-1]["complain"] = True
-    prompt = sim.templates.render("complaints", tangent=state.current_tangent)
-    complaint = sim.rng.choice((await sim.judge_bool("complaints", prompt, Complaints)).utterances)
+    prompt = sim.prompts.complaints(state.current_tangent)
+    complaint = sim.rng.choice((await sim.structured("complaints", prompt, Complaints)).utterances)
     state.n_complain += 1
     if sim.rng.random() < COMPLAINT_ONLY_PROBABILITY:
         turn.content = complaint  # the task content of this turn is dropped

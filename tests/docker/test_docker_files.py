@@ -240,7 +240,20 @@ def cli_commands() -> frozenset[str]:
 
 
 _MAKE_INPUTS = frozenset(
-    {*KEY_VARS, "VLLM_ENDPOINTS", "NCUSIM_DATA_MIRROR", "ENV", "MODELS", "USER_MODEL", "JUDGE_MODEL", "EXTRA", "BEHAVIORS", "N"}
+    {
+        *KEY_VARS,
+        "VLLM_ENDPOINTS",
+        "NCUSIM_DATA_MIRROR",
+        "ENV",
+        "MODELS",
+        "USER_MODEL",
+        "HELPER_MODEL",
+        "JUDGE_MODEL",
+        "PROMPTS",
+        "EXTRA",
+        "BEHAVIORS",
+        "N",
+    }
 )
 
 
@@ -461,7 +474,9 @@ def test_dockerignore_keeps_results_data_venvs_and_secrets_out() -> None:
         "tests/conftest.py",
     ):
         assert not in_build_context(path), f"{path} would be sent to the Docker build"
-    for path in ("pyproject.toml", "README.md", "shared/cli.py", "multiwoz_env/data_manifest.json", "tau_env/data_manifest.json"):
+    needed = ("pyproject.toml", "README.md", "constraints.txt", "shared/cli.py")
+    needed += ("multiwoz_env/data_manifest.json", "tau_env/data_manifest.json")
+    for path in needed:
         assert in_build_context(path), f"{path} is needed by the build"
 
 
@@ -483,6 +498,17 @@ def test_cpu_image_pins_follow_the_makefile() -> None:
     assert args["EMBEDDED_MODEL"] == make_variable("EMBEDDED_MODEL")
     assert args["KIT_EXTRAS"] == "local"
     assert "download.pytorch.org/whl/cpu" in DOCKERFILES["cpu"].read_text(), "CPU torch, never the CUDA wheels"
+    installs = [ins.args for ins in builder.instructions if ins.keyword == "RUN" and "-r /wheels/kit.txt" in ins.args]
+    assert installs and all("-c constraints.txt" in run for run in installs), "the image installs the versions make setup pins"
+    assert make_variable("CONSTRAINTS") == "constraints.txt" and "-c $(CONSTRAINTS) -e '.[local,dev,train]'" in MAKEFILE.read_text()
+
+
+def test_constraints_pin_every_library_exactly_and_leave_torch_to_the_makefile() -> None:
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", line) for line in pins), pins[:3]
+    names = {line.split("==")[0].lower().replace("_", "-") for line in pins}
+    assert {"httpx", "transformers", "trl", "peft", "accelerate", "datasets", "pydantic", "typer"} <= names
+    assert "torch" not in names and "ncusim" not in names
 
 
 def test_cuda_image_pins_the_training_stack() -> None:

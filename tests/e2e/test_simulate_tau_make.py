@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.data import load_manifest
 from shared.usersim.models import DEFAULTS
 from tests.support import scripts
 
@@ -31,7 +32,9 @@ def test_make_simulate_tau_on_the_embedded_model(served_embedded: str, data_home
     env = {**os.environ, "NCUSIM_HOME": str(data_home)}
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
-    assert "tau: 1185 files verified" in first.stdout and "pass 1: 1 of 1 dialogues to simulate" in first.stdout
+    assert (
+        f"tau: {len(load_manifest('tau').files)} files verified" in first.stdout and "pass 1: 1 of 1 dialogues to simulate" in first.stdout
+    )
     model = served_embedded.rsplit("/", 1)[-1]
     folder = results / "tau" / "ours" / model / "normal" / "retail_0_0"
     grade = json.loads((folder / "eval_result.json").read_text())

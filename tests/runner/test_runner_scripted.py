@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from multiwoz_env import resources
@@ -89,6 +90,7 @@ def test_unaligned_dialogues_are_regenerated_and_scored_each_attempt(data_home: 
     assert blocks[experiment].values["success_rate"] == [100.0, 0.0]
     run = json.loads((experiment / "run.json").read_text())
     assert run["iga"] == 0.0 and run["complete"] == 2 and run["invocations"][0]["passes"] == 3
+    assert run["versions"]["httpx"] == version("httpx") and run["versions"]["pyyaml"] == version("pyyaml")
     meta = json.loads((experiment / "MUL1274.json_0" / "run_meta.json").read_text())
     assert meta["attempt"] == 3 and meta["seed"] == log["MUL1274.json_0"][-1]["seed"]
     # A rerun has no attempts left: nothing is simulated, nothing is appended.

@@ -12,7 +12,7 @@ Each request draws at most one fault kind (see `KINDS`) from a seeded `random.Ra
   empty_choices   200 with `"choices": []`
   empty_content   200 with a choice whose content is "" or null
   truncated_json  200 whose JSON body is cut in half
-  non_json        200 with prose where JSON was asked (`response_format` in the body, or the
+  non_json        200 with prose where JSON was asked (`response_format` or `tools` in the body, or the
                   last user message asks for a JSON object); other requests never draw it
 
 Faults are bounded per logical call: requests with the same body (a structured call's re-asks
@@ -92,7 +92,7 @@ def role_of(body: dict[str, Any]) -> str:
 
 
 def asks_json(body: dict[str, Any]) -> bool:
-    if "response_format" in body:
+    if "response_format" in body or "tools" in body:  # a forced tool call (paper mode) wants JSON arguments
         return True
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     return bool(users) and "JSON object" in str(users[-1].get("content", ""))

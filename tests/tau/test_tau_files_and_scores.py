@@ -123,7 +123,7 @@ def test_tau_score_block_pools_domains_per_trial(data_home: Path, tmp_path: Path
     text = (root / "score_list" / "ours_agent.json_normal.txt").read_text()
     assert text == (
         "Attempt 1\n  total_graded_cnt: 4\n  success_rate_mean: 50.000\n  success_rate_values: [50.0, 50.0]\n"
-        "  pass_rate_mean: 50.000\n  pass_rate_values: [50.0, 50.0]\n  goal_align_mean: 100.000\n  goal_align_values: [100.0, 100.0]\n"
+        "  pass_rate_mean: 50.000\n  pass_rate_values: [50.0, 50.0]\n  goal_align_mean: 100.000\n  goal_align_values: [100, 100]\n"
     )
     tree = score_tree(environment.get("tau"), root, regrade=False)
     block = tree.blocks[experiment]
@@ -137,6 +137,35 @@ def test_step_budget_gives_zero_without_reward_info(data_home: Path, tmp_path: P
     grade = json.loads((root / "ours" / "agent.json" / "normal" / "airline_0_0" / "eval_result.json").read_text())
     assert grade["reward"] == 0.0 and grade["info"]["reward_info"] is None and grade["info"]["user_cost"] is None
     assert grade["info"]["source"] == "list_all_airports"
+
+
+def test_a_respond_on_the_last_step_is_answered_and_a_stop_reply_is_graded(data_home: Path, tmp_path: Path) -> None:
+    # v1's solve(): the 30th step's respond still goes to user.step, and "###STOP###" in the reply
+    # computes the reward (chat_react_agent.py, base.py). Here the budget is the GT actions + 1.
+    replies = gt_replies("airline", 0)
+    root = run(tmp_path, ["airline_0"], replies, max_steps=len(replies))
+    folder = root / "ours" / "agent.json" / "normal" / "airline_0_0"
+    trajectory = json.loads((folder / "reasoning_trajectory.json").read_text())
+    assert trajectory[-1]["role"] == "user" and "###STOP###" in trajectory[-1]["content"]
+    grade = json.loads((folder / "eval_result.json").read_text())
+    assert grade["reward"] == 1.0 and grade["info"]["source"] == "user" and grade["info"]["reward_info"] is not None
+
+
+def test_an_answer_without_stop_on_the_last_step_ends_the_dialogue_ungraded(data_home: Path, tmp_path: Path) -> None:
+    replies = gt_replies("airline", 0)
+    root = tau_runs.run(
+        tmp_path / "results",
+        agent=scripts.write(tmp_path / "agent.json", replies * 40),
+        user=scripts.write(tmp_path / "user.json", ["I need help with my booking.", "And one more thing."] * 200),
+        helpers=scripts.helpers(tmp_path / "helpers.json"),
+        scenario_ids=["airline_0"],
+        n=1,
+        max_steps=len(replies),
+    )
+    folder = root / "ours" / "agent.json" / "normal" / "airline_0_0"
+    trajectory = json.loads((folder / "reasoning_trajectory.json").read_text())
+    assert trajectory[-1] == {**trajectory[-1], "role": "user", "content": "And one more thing."}
+    assert json.loads((folder / "eval_result.json").read_text())["reward"] == 0.0
 
 
 def test_regrade_folders_with_only_the_original_files(data_home: Path, tmp_path: Path) -> None:

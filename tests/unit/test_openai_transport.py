@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
-import openai
 import pytest
 
-from shared.llm.openai_compat import _HTTP, parse_completion, status_error
-from shared.llm.retry import EmptyCompletion, is_transient, retry_after_seconds
+from shared.llm.openai_compat import parse_completion
+from shared.llm.retry import EmptyCompletion, explain, is_transient, retry_after_seconds
+from shared.llm.transport_errors import EndpointStatusError, EndpointTimeout, EndpointUnreachable, status_error
 
 
 def body(**fields: object) -> bytes:
@@ -64,19 +64,21 @@ def test_non_json_body_raises_a_retryable_decode_error() -> None:
     assert is_transient(caught.value)
 
 
-def response(status: int, payload: object = None, text: str | None = None, headers: dict[str, str] | None = None) -> object:
-    http = _HTTP
-    request = http.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
-    if text is not None:
-        return http.Response(status, text=text, headers=headers, request=request)
-    return http.Response(status, json=payload, headers=headers, request=request)
-
-
 def test_status_errors_keep_code_message_and_retry_after() -> None:
-    limited = status_error(response(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "3"}))
-    assert isinstance(limited, openai.APIStatusError) and limited.status_code == 429
+    limited = status_error(429, {"Retry-After": "3"}, body(error={"message": "slow down"}))
+    assert isinstance(limited, EndpointStatusError) and limited.status_code == 429
     assert "slow down" in limited.message and is_transient(limited) and retry_after_seconds(limited) == 3.0
-    refused = status_error(response(401, {"error": {"message": "bad key"}}))
-    assert refused.status_code == 401 and not is_transient(refused)
-    html = status_error(response(502, text="<html>Bad Gateway</html>"))
+    refused = status_error(401, [("content-type", "application/json")], body(error={"message": "bad key"}))
+    assert refused.status_code == 401 and not is_transient(refused) and retry_after_seconds(refused) is None
+    html = status_error(502, [("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT")], b"<html>Bad Gateway</html>")
     assert html.status_code == 502 and "Bad Gateway" in html.message and is_transient(html)
+    assert retry_after_seconds(html) is None  # an HTTP date is no number of seconds: the policy's backoff applies
+
+
+def test_transport_failures_are_transient_and_explained_in_one_line() -> None:
+    dropped, slow = EndpointUnreachable("connection error: ConnectError"), EndpointTimeout("timed out")
+    assert is_transient(dropped) and is_transient(slow)
+    where = "http://127.0.0.1:9/v1"
+    assert "is the server running" in str(explain(dropped, where, "tiny", None, 3))
+    assert "timed out after 3 attempts" in str(explain(slow, where, "tiny", None, 3))
+    assert "HTTP 401" in str(explain(status_error(401, {}, b""), where, "tiny", "OPENAI_API_KEY", 1))

@@ -13,6 +13,7 @@ from shared.environment import UserProfile
 from shared.errors import ConfigError
 from shared.usersim import Behaviors, UserSimulator
 from shared.usersim.impatience import remove_please
+from shared.usersim.prompt_sets import PBUS_TOPIC_JOIN, UNAVAILABLE_JOIN
 from shared.usersim.state import AngerCounter
 from tests.support.scripted_calls import ScriptedCalls
 
@@ -216,7 +217,9 @@ def test_outburst_prompt_carries_act_and_level() -> None:
         sim = make("impatience", calls, seed=seed)
         turns(sim, ['"No."'] * 5)
     prompts = calls.prompts["outburst"]
-    assert any("Mildly Angry" in p for p in prompts) and any("Extremely Angry" in p for p in prompts)
+    # Every prompt lists the three levels, then names the current one (as the original's did).
+    assert all(all(level in p for level in ("Mildly Angry", "Moderately Angry", "Extremely Angry")) for p in prompts)
+    assert any("now at the level Mildly Angry." in p for p in prompts) and any("now at the level Extremely Angry." in p for p in prompts)
     assert {act for act in ("belligerent abuse", "threat", "urge") if any(f"Act: {act} " in p for p in prompts)} == {
         "belligerent abuse",
         "threat",
@@ -333,7 +336,7 @@ def test_pbus_never_tracks_or_injects() -> None:
     assert out == ["Hi, a hotel please.", "Thanks <END>"]
     assert sim.state.remaining == ITEMS and sim.state.used == []
     assert all(m.get("dialogue_state", []) == [] for m in sim.messages)
-    assert "You also want to discuss about the given tangential topics: A paragraph about gardening." in sim.base_prompt
+    assert PBUS_TOPIC_JOIN.format(paragraph="A paragraph about gardening.") in sim.base_prompt
     assert "you get upset and complain" in sim.base_prompt and "cannot hold back your anger" in sim.base_prompt
 
 
@@ -343,8 +346,8 @@ def test_unavailable_service_adds_three_goals() -> None:
     turns(sim, [])
     extras = ["You want a rooftop pool.", "You want a pet parrot.", "You want a helipad."]
     assert sim.state.items == ITEMS + extras and sim.state.remaining == ITEMS + extras
-    assert sim.goal_text.endswith(
-        f" In addition to the above conditions, if the agent is able to fulfill them, also include the conditions from {extras!r}.\n\n"
+    assert sim.goal_text.endswith(UNAVAILABLE_JOIN.format(extras=repr(extras))) and sim.extras_join == UNAVAILABLE_JOIN.format(
+        extras=repr(extras)
     )
     assert calls.log[0] == "unavailable_service" and "['accommodation']" in calls.prompts["unavailable_service"][0]
 
