@@ -106,8 +106,9 @@ LATEST_TESTS ?= tests/unit/test_llm_backend.py tests/unit/test_openai_transport.
 .PHONY: test-latest lock
 test-latest: ## model-layer and reliability tests with the newest allowed library versions (throwaway venv; not in CI)
 	scripts/fresh_venv.sh "$(LATEST_VENV)" "$(PYTHON)"
-	@echo "newest allowed versions that differ from $(CONSTRAINTS):"
-	@$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python | diff <(grep -v '^#' $(CONSTRAINTS)) <(grep -v '^#' -) || true
+	@echo "newest allowed versions against $(CONSTRAINTS) (< pinned, > newest):"
+	@$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python | diff <(grep -v '^#' $(CONSTRAINTS)) <(grep -v '^#' -) && echo "  (all the same)" || true
+	@test -n "$$NCUSIM_DATA_MIRROR" || echo "note: NCUSIM_DATA_MIRROR is not set: the tests that need the data mirror are skipped"
 	$(LATEST_VENV)/bin/python -m pytest -q $(LATEST_TESTS)
 
 lock: ## refresh constraints.txt to the newest allowed versions (then run make test before committing it)
