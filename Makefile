@@ -27,7 +27,8 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(HELPER_MODEL),--helper-model "$(HELPER_MODEL)") $(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
 	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) $(EXTRA)
+	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) \
+	$(if $(filter 1 true yes,$(YES)),--yes) $(if $(filter 1 true yes,$(ESTIMATE)),--estimate) $(EXTRA)
 
 .PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench fidelity analyze fetch-results reproduce-paper
 
@@ -76,7 +77,8 @@ reproduce-paper: setup ## the paper's tables, plots and CIs in results/reports/p
 ifeq ($(SOURCE),simulate)
 	for env in multiwoz tau; do \
 	  $(BIN)/ncusim data --env $$env && \
-	  $(BIN)/ncusim simulate --env $$env --models "$(PAPER_MODELS)" --behaviors "$(PAPER_BEHAVIORS)" --n 4 $(EXTRA) || exit $$?; \
+	  $(BIN)/ncusim simulate --env $$env --models "$(PAPER_MODELS)" --behaviors "$(PAPER_BEHAVIORS)" --n 4 \
+	    $(if $(filter 1 true yes,$(YES)),--yes) $(EXTRA) || exit $$?; \
 	done
 	$(BIN)/ncusim reproduce-paper --source results
 else

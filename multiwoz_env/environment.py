@@ -85,6 +85,10 @@ class MultiwozEnvironment(AnalysisFromModule):
             return paper_texts("multiwoz").text("agent.system")
         return (self.prompt_dir / "agent_system.txt").read_text(encoding="utf-8")
 
+    def agent_prompt_chars(self) -> float:
+        """Size of the agent's system prompt (the cost estimate)."""
+        return float(len(self.system_prompt()))
+
     def agent_messages(self, episode: Episode, history: list[dict[str, str]]) -> list[dict[str, str]]:
         """System prompt, then the dialogue: user turns, raw agent replies, observations as `system`."""
         return [{"role": "system", "content": self.system_prompt()}, *history]

@@ -15,6 +15,7 @@ import typer
 from shared import __version__
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
+from shared.cost_estimate import CONFIRM_ABOVE
 from shared.errors import ConfigError, NcusimError, one_line
 from shared.serving_cli import register as _register_serving
 from shared.training.cli import register as _register_training
@@ -133,6 +134,21 @@ def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> di
     return options
 
 
+def confirm_cost(run: Any, yes: bool, always_show: bool) -> None:
+    """A plan of more than CONFIRM_ABOVE dialogues prints its estimate and asks before it spends."""
+    cost = run.cost_estimate()
+    if cost.dialogues <= CONFIRM_ABOVE and not always_show:
+        return
+    for line in cost.lines():
+        typer.echo(line)
+    if always_show or yes or cost.total_dollars == 0:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{cost.dialogues:,} dialogues to run (estimated ${cost.total_dollars:,.2f}): rerun with --yes (make: YES=1)")
+    if not typer.confirm("Run it?", default=False):
+        raise typer.Exit(1)
+
+
 @app.command()
 def simulate(
     env: Annotated[EnvName, typer.Option(help="the environment")] = EnvName.multiwoz,
@@ -168,6 +184,8 @@ def simulate(
     agent_max_tokens: Annotated[int | None, typer.Option(help="cap on agent reply tokens (default: none for APIs, 160 local)")] = None,
     user_max_tokens: Annotated[int | None, typer.Option(help="cap on simulator reply tokens (default: none for APIs, 80 local)")] = None,
     results: Annotated[Path | None, typer.Option(help="results folder (default results/ or NCUSIM_RESULTS)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help=f"run a plan of more than {CONFIRM_ABOVE:,} dialogues without asking (YES=1)")] = False,
+    estimate_only: Annotated[bool, typer.Option("--estimate", help="print the cost estimate of the plan and stop")] = False,
 ) -> None:
     """Simulate, grade, judge and score dialogues: models x behaviours x scenarios x N, resumable."""
     from shared import runner as r
@@ -219,6 +237,9 @@ def simulate(
     plan.validate()
     require(env.value, verify=True)  # missing or damaged data: one line before anything runs
     run = r.Runner(plan, echo=typer.echo)
+    confirm_cost(run, yes, estimate_only)
+    if estimate_only:
+        return
     started = time.monotonic()
     blocks = asyncio.run(run.run())
     for experiment, block in blocks.items():

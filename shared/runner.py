@@ -26,6 +26,7 @@ from typing import Any
 
 from shared import environment
 from shared.conversation import AgentSettings, converse, judge_or_unaligned
+from shared.cost_estimate import CHARS_PER_TOKEN, Estimate, count_plan, estimate, profile
 from shared.environment import Environment, Scenario
 from shared.errors import ConfigError, NcusimError
 from shared.files import read_json, write_json_atomic
@@ -376,6 +377,16 @@ class Runner:
         return True
 
     # --- passes -------------------------------------------------------------------------
+
+    def cost_estimate(self) -> Estimate:
+        """Calls, tokens and dollars per model for the dialogues not complete yet (first attempts)."""
+        todo = [s for s in self.dialogues() if not is_complete(s.folder, self.env.grade_file)]
+        return estimate(count_plan([(s.model, s.behavior) for s in todo]), self.routing().specs, self.agent_system_tokens)
+
+    def agent_system_tokens(self) -> float:
+        """The agent's system prompt in tokens (an environment may say; else the MultiWOZ size measured)."""
+        chars = getattr(self.env, "agent_prompt_chars", None)
+        return chars() / CHARS_PER_TOKEN if callable(chars) else float(profile()["dialogues"]["normal"]["agent_system"])
 
     def needs_run(self, spec: DialogueSpec) -> bool:
         if not is_complete(spec.folder, self.env.grade_file):

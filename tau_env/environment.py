@@ -220,6 +220,10 @@ class TauEnvironment(AnalysisFromModule):
             instruction = (self.prompt_dir / "react_instruction.txt").read_text(encoding="utf-8")
         return wiki(domain) + "\n#Available tools\n" + json.dumps(list(tool_schemas(domain))) + instruction
 
+    def agent_prompt_chars(self) -> float:
+        """Mean size of the agent's system prompt over the chosen domains (the cost estimate)."""
+        return sum(len(self.system_prompt(domain)) for domain in self.domains) / len(self.domains)
+
     def agent_messages(self, episode: TauEpisode, history: list[dict[str, str]]) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system_prompt(episode.domain)}, *history]
 

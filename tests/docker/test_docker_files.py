@@ -250,6 +250,8 @@ _MAKE_INPUTS = frozenset(
         "HELPER_MODEL",
         "JUDGE_MODEL",
         "PROMPTS",
+        "YES",
+        "ESTIMATE",
         "EXTRA",
         "BEHAVIORS",
         "N",
