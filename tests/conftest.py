@@ -48,13 +48,22 @@ def mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def data_home(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A kit home holding every verified upstream file (copied from the mirror once per session)."""
+    """A kit home holding every verified upstream file, copied from the mirror once per run: the
+    xdist workers of one run share it (the first builds it under a file lock; tests only read it)."""
+    from filelock import FileLock
+
     from shared import data
 
-    home = tmp_path_factory.mktemp("data-home")
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    home = shared / "data-home"
     previous = os.environ.get("NCUSIM_HOME")
     os.environ["NCUSIM_HOME"] = str(home)
-    data.fetch(data.entries_for(["multiwoz", "tau"]), data.MirrorSource(mirror))
+    with FileLock(str(shared / "data-home.lock")):
+        if not (home / ".complete").exists():
+            home.mkdir(exist_ok=True)
+            data.fetch(data.entries_for(["multiwoz", "tau"]), data.MirrorSource(mirror))
+            (home / ".complete").touch()
     yield home
     if previous is None:
         os.environ.pop("NCUSIM_HOME", None)

@@ -40,7 +40,7 @@ def tau_tree(tmp: Path) -> Path:
         helpers=scripts.helpers(tmp / "helpers.json"),
         scenario_ids=["airline_0", "retail_0"],
         n=2,
-        concurrency=2,
+        concurrency=1,  # the scripted replies are one list: dialogues in parallel would take each other's
     )
     tree = tmp / "tau-src" / "experiment_result"
     shutil.copytree(root / "ours" / "agent.json" / "normal", tree / "ours" / "gpt-4.1-mini" / "normal")

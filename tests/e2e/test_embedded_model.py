@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from shared.llm import UsageLedger, resolve
 from shared.llm.embedded import GGUF_SHA256, MARKER, ensure_embedded_model
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the served model, so one `transformers serve` serves them all.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served-embedded")]
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 

@@ -13,7 +13,8 @@ import pytest
 from shared.usersim.models import DEFAULTS
 from tests.support import scripts
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the served model, so one `transformers serve` serves them all.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served-embedded")]
 
 
 def test_simulate_two_behaviours_twice_and_nothing_is_redone(served_embedded: str, data_home: Path, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from shared.data import load_manifest
 from shared.usersim.models import DEFAULTS
 from tests.support import scripts
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs every test of the served model, so one `transformers serve` serves them all.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served-embedded")]
 KIT = Path(__file__).resolve().parents[2]
 
 
