@@ -1,7 +1,7 @@
 """Which model (and temperature) each simulator call uses; defaults are the paper's.
 
 The paper ran the user and most helpers on gpt-4.1-mini, and the outbursts, tangents, complaints,
-cynical rewrite, PBUS topic and the goal-alignment judge on gpt-4o-mini (SPEC_MULTIWOZ §4.10).
+cynical rewrite, PBUS topic and the goal-alignment judge on gpt-4o-mini.
 `route` keeps that split when a model is replaced: USER_MODEL replaces the gpt-4.1-mini calls,
 HELPER_MODEL the gpt-4o-mini ones, JUDGE_MODEL the judge, `--helper CALL=SPEC` any one call.
 A user model the kit serves itself (local, hf:, scripted:, http://, vllm:) with no HELPER_MODEL
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from shared.llm import ChatModel, resolve
 from shared.llm.resolve import is_hosted_api
 
-# call -> (model spec, temperature), as in SPEC_MULTIWOZ §4.10.
+# call -> (model spec, temperature), as the original code set them (multiwoz_user.py, tau_bench/envs/user.py).
 DEFAULTS: dict[str, tuple[str, float]] = {
     "user": ("gpt-4.1-mini", 1.0),
     "rest_provider": ("gpt-4.1-mini", 1.0),

@@ -1,6 +1,6 @@
 """The non-collaborative user simulator: one object per dialogue, environment-agnostic.
 
-Each user turn runs the original's pipeline in this order (SPEC_MULTIWOZ §4.3):
+Each user turn runs the original's pipeline (multiwoz_user.py `generate`) in this order:
 cynical-mode activation -> base utterance -> end handling (rest provider / ending check) ->
 impatience -> tangential -> incomplete utterance -> cynical rewrite -> goal-item tracking ->
 final tangent check. Each stage has its own gate; PBUS runs the base utterance only. All
