@@ -3,7 +3,8 @@
 Each of 20 seeded trials starts the real command as a subprocess (scripted models, so no server
 and no cost: 10 dialogues over five behaviours and two scenarios, regeneration on, several in
 flight at once), kills it at a moment drawn from the trial's seed (after k dialogues are complete,
-k drawn, plus a drawn delay of up to 0.1 s), runs the same command again, and checks
+k drawn, plus a drawn delay of up to 0.1 s; odd seeds instead at the first moment after that with a
+dialogue in flight, so that state is always covered), runs the same command again, and checks
 every dialogue folder with `tests.support.consistency`: complete, internally consistent,
 simulated once; dialogues already final at the kill keep every file byte for byte and mtime.
 Two trials run at a time (two cores). The file costs about 100 s of CPU, three quarters of it the
@@ -113,12 +114,15 @@ def run_trial(command: list[str], results: Path, seed: int) -> Trial:
     started = time.monotonic()
     proc = subprocess.Popen([*command, "--results", str(results)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = started + 60
+    # Odd seeds kill at the first look that finds a dialogue in flight once the target is met (so
+    # half the trials surely hit that state); even seeds wait the drawn extra delay, wherever it lands.
+    in_flight_kill = seed % 2 == 1
     while proc.poll() is None and time.monotonic() < deadline:
         folders, complete = progress(results)
-        if folders and complete >= target:
+        if folders and complete >= target and (not in_flight_kill or folders > complete):
             break
-        time.sleep(0.02)
-    time.sleep(extra)
+        time.sleep(0.005 if in_flight_kill and complete >= target else 0.02)
+    time.sleep(0.0 if in_flight_kill else extra)
     killed_live = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
