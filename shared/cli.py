@@ -16,7 +16,7 @@ from shared import __version__
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
 from shared.cost_estimate import CONFIRM_ABOVE
-from shared.errors import ConfigError, NcusimError, one_line
+from shared.errors import ConfigError, NcusimError, one_line, printable
 from shared.serving_cli import register as _register_serving
 from shared.training.cli import register as _register_training
 
@@ -95,14 +95,19 @@ def score(
     if not tree.graded and not tree.failures:
         raise ConfigError(f"no {env.value} dialogue folders under {path}")
     for folder, block in tree.blocks.items():
-        typer.echo(f"Result of {folder}")
+        typer.echo(printable(f"Result of {folder}"))
         for line in block.lines():
-            typer.echo(line)
+            typer.echo(printable(line))
         typer.echo("")
     verb = "re-graded" if regrade else "scored"
     typer.echo(f"{verb} {tree.graded} dialogue folders in {time.monotonic() - started:.1f}s; {len(tree.failures)} could not be graded")
+    if tree.links:
+        typer.echo(
+            f"skipped {len(tree.links)} symbolic links in the tree (not followed): {printable(tree.links[0])}"
+            + (", ..." if len(tree.links) > 1 else "")
+        )
     for folder, reason in tree.failures:
-        typer.echo(f"ncusim: error: {folder}: {reason}", err=True)
+        typer.echo(printable(f"ncusim: error: {folder}: {reason}"), err=True)
     if tree.failures:
         raise typer.Exit(2)
 
@@ -121,8 +126,13 @@ def _split_list(value: str) -> list[str]:
     return [part for chunk in value.replace(",", " ").split() if (part := chunk.strip())]
 
 
+MAX_STEPS_LIMIT = 1000  # agent steps per dialogue: far above the paper's 30, far below a runaway
+
+
 def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> dict[str, Any]:
-    options: dict[str, Any] = {"max_steps": max_steps} if max_steps else {}
+    if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ConfigError(f"--max-steps must be between 1 and {MAX_STEPS_LIMIT}, not {max_steps} (the paper: 30)")
+    options: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
     if domains:
         if env is not EnvName.tau:
             raise ConfigError("--domains applies to tau only (MultiWOZ scenarios choose their own domains)")
@@ -309,7 +319,7 @@ def chat(
             await close_models([chat_model])
 
     result = asyncio.run(ask())
-    typer.echo(result.text)
+    typer.echo(printable(result.text))  # a model's reply may hold terminal escape sequences
     typer.echo(json.dumps({"model": model, "usage": DEFAULT_LEDGER.to_dict()["total"]}), err=True)
 
 
@@ -324,10 +334,10 @@ _register_analysis(app)
 
 
 def _shown(message: str) -> str:
-    """An error message as printed: one line, with every key value redacted."""
+    """An error message as printed: one line, with every key value redacted and no control characters."""
     from shared.llm.keys import redact
 
-    return redact(one_line(message))
+    return printable(redact(one_line(message)))
 
 
 def main() -> None:

@@ -28,3 +28,13 @@ def yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or one_line(str(exc))
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else str(problem)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def printable(text: object) -> str:
+    """Text for a terminal: control characters (escape sequences, screen clears, title changes) in
+    a file name or a model's reply are shown as `\\xNN`, so they cannot act on the terminal. Newlines
+    and tabs are kept."""
+    return str(text).translate(_CONTROL)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import random
+import re
 import shutil
 import sys
 import time
@@ -44,6 +45,8 @@ from shared.usersim.prompt_sets import PROMPT_SETS, PromptSet
 from shared.versions import run_versions
 
 LOCAL_PREFIXES = ("local", "hf:", "scripted:")
+MAX_N = 1000  # simulations per scenario (the paper: 4)
+MAX_DIALOGUES = 1_000_000  # per plan, checked before the plan is built
 DEFAULT_ATTEMPTS = {"multiwoz": 5, "tau": 10}
 
 
@@ -77,8 +80,8 @@ class RunPlan:
             raise ConfigError("no agent model given: MODELS=... (e.g. gpt-4.1-nano, or local)")
         if not self.behaviors:
             raise ConfigError("no behaviour given: BEHAVIORS=normal,tangential,...")
-        if self.n < 1:
-            raise ConfigError(f"N must be at least 1, not {self.n}")
+        if not 1 <= self.n <= MAX_N:
+            raise ConfigError(f"N must be between 1 and {MAX_N:,} simulations per scenario, not {self.n:,}")
         if self.subset < 0:
             raise ConfigError(f"SUBSET must be 0 or a positive per-shard cap, not {self.subset}")
         if self.limit is not None and self.limit < 1:
@@ -110,6 +113,9 @@ def make_results_folder(folder: Path) -> None:
         ) from None
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^\w.+@=-]")
+
+
 def model_dir(spec: str) -> str:
     """A folder name for a model spec: the model's name, provider prefixes dropped, '/' kept apart."""
     name = spec.split("#", 1)[1] if "#" in spec else spec
@@ -117,7 +123,12 @@ def model_dir(spec: str) -> str:
         name = Path(name.split(":", 1)[-1].rstrip("/")).name  # a local path: its last component
     for prefix in ("openai:", "openrouter:", "vllm:"):
         name = name.removeprefix(prefix)
-    return name.strip("/").replace("/", "__").replace(":", "_") or "model"
+    name = name.strip("/").replace("/", "__").replace(":", "_")
+    # One safe path part: no `.`/`..`, no hidden name, no separators or control characters.
+    name = _UNSAFE_IN_NAME.sub("_", name)
+    if not name or set(name) == {"."}:
+        return "model"
+    return "_" + name if name.startswith(".") else name
 
 
 @dataclass(frozen=True)
@@ -217,11 +228,15 @@ class Runner:
 
     def dialogues(self) -> list[DialogueSpec]:
         plan = self.plan
+        scenarios = self.scenarios()
+        total = len(plan.models) * len(plan.behaviors) * len(scenarios) * plan.n
+        if total > MAX_DIALOGUES:  # counted before a single spec is made
+            raise ConfigError(f"the plan has {total:,} dialogues; the limit is {MAX_DIALOGUES:,}: lower N, SUBSET/LIMIT or the lists")
         out = []
         for model in plan.models:
             for behavior in plan.behaviors:
                 experiment = plan.root / ("pbus" if behavior.is_pbus else "ours") / model_dir(model) / behavior.name
-                for scenario in self.scenarios():
+                for scenario in scenarios:
                     for n in range(plan.n):
                         out.append(DialogueSpec(model, behavior, scenario, n, experiment / f"{scenario.id}_{n}"))
         return out

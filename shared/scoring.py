@@ -163,17 +163,26 @@ class TreeScore:
     blocks: dict[Path, ScoreBlock] = field(default_factory=dict)
     graded: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    links: list[Path] = field(default_factory=list)  # symbolic links in the tree, not followed
     compared: int = 0  # re-graded without writing: grades compared with the recorded ones
     agreeing: int = 0
     scores: dict[Path, list[DialogueScore]] = field(default_factory=dict)  # per experiment, for spreads and intervals
 
 
-def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool]) -> list[Path]:
+def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool], links: list[Path] | None = None) -> list[Path]:
+    """Every dialogue folder under `root`. Symbolic links inside the tree are not followed (a link
+    loop would never end, a link out of the tree would be graded and written through); they are
+    added to `links` when given, so callers can say how many were skipped."""
     if is_dialogue(root):
         return [root]
     found: list[Path] = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        found += dialogue_folders(path, is_dialogue)
+    for path in sorted(root.iterdir()):
+        if path.is_symlink():
+            if links is not None:
+                links.append(path)
+            continue
+        if path.is_dir():
+            found += dialogue_folders(path, is_dialogue, links)
     return found
 
 
@@ -186,7 +195,7 @@ def score_tree(env: Environment, root: Path, regrade: bool, write: bool = True) 
     """
     result = TreeScore()
     scores: dict[Path, list[DialogueScore]] = {}
-    for folder in dialogue_folders(root, env.is_dialogue_folder):
+    for folder in dialogue_folders(root, env.is_dialogue_folder, result.links):
         run = run_index(folder.name)
         if run is None:
             result.failures.append((folder, "name has no _<n> run suffix"))

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, printable
 from shared.files import write_text_atomic
 from shared.paths import results_dir
 
@@ -58,7 +58,12 @@ def analyze(
             judged[experiment.name] = answers
     labels = getattr(chosen, "analysis_labels", None) if parity else None
     for line in summary_lines(tree, labels):
-        typer.echo(line)
+        typer.echo(printable(line))
+    if tree.links:
+        typer.echo(
+            f"skipped {len(tree.links)} symbolic links in the tree (not followed): {printable(tree.links[0])}"
+            + (", ..." if len(tree.links) > 1 else "")
+        )
     target = out or results_dir() / "reports" / "analysis" / f"{env}-{path.resolve().name}"
     written = write_analysis(tree, target)
     if judged:

@@ -34,6 +34,7 @@ class TreeAnalysis:
     root: Path
     experiments: dict[Path, ExperimentAnalysis] = field(default_factory=dict)
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    links: list[Path] = field(default_factory=list)  # symbolic links in the tree, not followed
 
     @property
     def analysed(self) -> int:
@@ -44,7 +45,7 @@ def analyze_tree(env: Environment, root: Path) -> TreeAnalysis:
     root = Path(root)
     result = TreeAnalysis(env=env.name, root=root)
     grouped: dict[Path, list[dict[str, Any]]] = {}
-    for folder in dialogue_folders(root, env.is_dialogue_folder):
+    for folder in dialogue_folders(root, env.is_dialogue_folder, result.links):
         try:
             record = env.analyze_dialogue(folder)
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from shared.llm.base import BaseChatModel, Completion, Message
-from shared.llm.loopback_http import LoopbackClient, loopback_target
+from shared.llm.loopback_http import MAX_BODY, LoopbackClient, loopback_target
 from shared.llm.retry import EmptyCompletion
-from shared.llm.transport_errors import EndpointTimeout, EndpointUnreachable, status_error
+from shared.llm.transport_errors import EndpointResponseTooLarge, EndpointTimeout, EndpointUnreachable, status_error
 
 # A wave of concurrent dialogues to one API: connections are cheap, queueing behind a small pool is not.
 _POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
@@ -74,6 +74,19 @@ def parse_completion(body: bytes) -> Completion:
     return done
 
 
+async def _read_capped(response: httpx.Response) -> bytes:
+    """The body, read in chunks and stopped at MAX_BODY: a server that sends without end costs a
+    bounded amount of memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise EndpointResponseTooLarge(f"the answer is larger than {MAX_BODY // 2**20} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class OpenAICompatModel(BaseChatModel):
     supports_tools = True
 
@@ -120,14 +133,15 @@ class OpenAICompatModel(BaseChatModel):
         if isinstance(client, LoopbackClient):
             return await self._complete_loopback(client, body, headers)
         try:
-            response = await client.post(f"{self.base_url}/chat/completions", content=body, headers=headers)
+            async with client.stream("POST", f"{self.base_url}/chat/completions", content=body, headers=headers) as response:
+                content = await _read_capped(response)
         except httpx.TimeoutException as exc:
             raise EndpointTimeout(f"timed out: {type(exc).__name__}") from None
         except httpx.TransportError as exc:  # refused, reset, dropped or garbled: retried
             raise EndpointUnreachable(f"connection error: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise status_error(response.status_code, response.headers, response.content)
-        return parse_completion(response.content)
+            raise status_error(response.status_code, response.headers, content)
+        return parse_completion(content)
 
     async def _complete_loopback(self, client: LoopbackClient, body: bytes, headers: dict[str, str]) -> Completion:
         path = f"{client.path_prefix}/chat/completions"

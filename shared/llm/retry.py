@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from shared.errors import ConfigError, ModelError, NcusimError
 from shared.llm.keys import redact
-from shared.llm.transport_errors import EndpointStatusError, EndpointTimeout, EndpointUnreachable
+from shared.llm.transport_errors import EndpointResponseTooLarge, EndpointStatusError, EndpointTimeout, EndpointUnreachable
 
 T = TypeVar("T")
 
@@ -98,6 +98,8 @@ def explain(exc: BaseException, where: str, model: str, key_var: str | None, att
         message = f"{where} timed out after {attempts} attempts"
     elif isinstance(exc, EndpointUnreachable):
         message = f"cannot reach {where} after {attempts} attempts: is the server running and the URL right?"
+    elif isinstance(exc, EndpointResponseTooLarge):
+        message = f"{where} sent an answer too large to be a chat completion ({exc}): check the URL"
     elif isinstance(exc, EmptyCompletion):
         message = f"{where} returned no completion after {attempts} attempts"
     else:

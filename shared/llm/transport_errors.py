@@ -25,6 +25,10 @@ class EndpointTimeout(EndpointUnreachable):
     """No complete answer within the client's timeout: transient."""
 
 
+class EndpointResponseTooLarge(EndpointError):
+    """The answer grew past the size any chat completion needs: a broken server, not retried."""
+
+
 class EndpointStatusError(EndpointError):
     """An HTTP error status: 408, 429 and 5xx are transient, the rest fail at once."""
 

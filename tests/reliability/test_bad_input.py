@@ -229,7 +229,11 @@ CASES = [
     Case("simulate-n-not-a-number", args("simulate", "--n", "many"), "Invalid value for '--n'", kind=USAGE),
     Case("simulate-unknown-model-scheme", args("simulate", "--models", "foo:bar"), "unknown model spec 'foo:bar'"),
     Case("simulate-unknown-behaviour", args("simulate", "--models", "{script}", "--behaviors", "grumpy"), "unknown behaviour 'grumpy'"),
-    Case("simulate-n-zero", args("simulate", "--models", "{script}", "--n", "0"), "N must be at least 1, not 0"),
+    Case(
+        "simulate-n-zero",
+        args("simulate", "--models", "{script}", "--n", "0"),
+        "N must be between 1 and 1,000 simulations per scenario, not 0",
+    ),
     Case("simulate-negative-subset", args("simulate", "--models", "{script}", "--subset", "-1"), "SUBSET must be 0 or a positive"),
     Case(
         "simulate-malformed-yaml-behaviour",

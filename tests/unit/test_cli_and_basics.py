@@ -42,7 +42,7 @@ def test_chat_with_a_scripted_model(tmp_path: Path) -> None:
         (["data", "--env", "tau", "--reference"], "reference dialogue folders exist for multiwoz only"),
         (["simulate"], "OPENAI_API_KEY is not set: set it (or put it in .env) for the paper's setup, or run the embedded model"),
         (["simulate", "--models", "local", "--behaviors", "grumpy"], "unknown behaviour 'grumpy'"),
-        (["simulate", "--models", "local", "--n", "0"], "N must be at least 1"),
+        (["simulate", "--models", "local", "--n", "0"], "N must be between 1 and 1,000"),
         (["simulate", "--models", "local", "--behaviors", "missing.yaml"], "cannot read behaviour file missing.yaml"),
     ],
 )

@@ -1,0 +1,153 @@
+"""Hostile and broken inputs, second round (part): links in results trees, unbounded sizes, and
+what reaches the terminal or the file system from names and model text.
+
+Each case runs the real command (or the real HTTP path) and asserts the outcome: the right count,
+or one `ncusim: error:` line and a non-zero exit, and nothing written outside the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.errors import ModelError, printable
+from shared.llm import resolve
+from shared.llm.retry import RetryPolicy
+from shared.runner import model_dir
+from tests.support.cli_env import isolated_env
+from tests.support.openai_server import ScriptedOpenAIServer
+
+NCUSIM = [sys.executable, "-m", "shared.cli"]
+FOLDERS = ("MUL0001.json_0", "MUL0008.json_0", "MUL0022.json_0")
+
+
+def tree_of(reference_folders: Path, root: Path, names: tuple[str, ...] = FOLDERS, experiment: str = "normal") -> Path:
+    target = root / "ours" / "m" / experiment
+    for name in names:
+        shutil.copytree(reference_folders / "multiwoz_train_dataset" / name, target / name)
+    return target
+
+
+def ncusim(tmp_path: Path, data_home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = isolated_env(tmp_path, data_home)
+    return subprocess.run([*NCUSIM, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- links in results trees -----------------------------------------------------------------
+
+
+def test_a_link_loop_in_a_tree_is_skipped_and_counted(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    experiment = tree_of(reference_folders, tmp_path / "tree")
+    (experiment / "again").symlink_to(experiment.parent.parent, target_is_directory=True)  # experiment/again -> ours
+    (experiment.parent / "self").symlink_to(".", target_is_directory=True)
+    started = time.monotonic()
+    done = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", str(tmp_path / "tree"))
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 60
+    assert "scored 3 dialogue folders" in done.stdout and "skipped 2 symbolic links in the tree (not followed)" in done.stdout
+
+
+def test_a_dialogue_folder_linked_out_of_the_tree_is_not_written_through(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    outside = tree_of(reference_folders, tmp_path / "outside", names=("MUL0022.json_0",))
+    (outside / "MUL0022.json_0" / "grading_result.json").unlink()
+    before = snapshot(outside)
+    experiment = tree_of(reference_folders, tmp_path / "tree", names=FOLDERS[:2])
+    (experiment / "MUL0022.json_0").symlink_to(outside / "MUL0022.json_0", target_is_directory=True)
+    done = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", "--regrade", str(tmp_path / "tree"))
+    assert done.returncode == 0, done.stderr
+    assert "re-graded 2 dialogue folders" in done.stdout and "skipped 1 symbolic links" in done.stdout
+    assert snapshot(outside) == before  # nothing written through the link
+
+
+def test_analyze_counts_each_folder_once_beside_a_link_to_its_own_tree(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    experiment = tree_of(reference_folders, tmp_path / "tree")
+    (tmp_path / "tree" / "mirror-of-ours").symlink_to(experiment.parent.parent, target_is_directory=True)
+    done = ncusim(tmp_path, data_home, "analyze", str(tmp_path / "tree"), "--env", "multiwoz", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "analysed 3 dialogue folders in 1 experiments" in done.stdout and "skipped 1 symbolic links" in done.stdout
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("--n", "99999999999999999999"), "N must be between 1 and 1,000 simulations per scenario, not 99,999,999,999,999,999,999"),
+        (("--max-steps", "0"), "--max-steps must be between 1 and 1000, not 0 (the paper: 30)"),
+        (("--max-steps", "-5"), "--max-steps must be between 1 and 1000, not -5 (the paper: 30)"),
+    ],
+)
+def test_out_of_range_sizes_stop_at_once_with_one_line(data_home: Path, tmp_path: Path, args: tuple[str, ...], line: str) -> None:
+    started = time.monotonic()
+    done = ncusim(tmp_path, data_home, "simulate", "--models", "local", "--user-model", "local", *args, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip() == f"ncusim: error: {line}"
+    assert time.monotonic() - started < 30 and not (tmp_path / "results").exists()
+
+
+def test_a_plan_past_the_limit_is_refused_before_it_is_built(data_home: Path, tmp_path: Path) -> None:
+    models = ",".join(f"scripted:/nowhere/m{i}.json" for i in range(12))
+    done = ncusim(tmp_path, data_home, "simulate", "--models", models, "--user-model", "local", "--n", "1000", "--estimate", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "ncusim: error: the plan has 1,068,000 dialogues; the limit is 1,000,000: lower N, SUBSET/LIMIT or the lists"
+    )
+
+
+def test_an_endless_answer_is_cut_at_the_body_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The general HTTP path (remote APIs) reads at most MAX_BODY; shrunk here so the test stays small.
+    monkeypatch.setenv("NCUSIM_LOOPBACK_HTTP", "0")
+    monkeypatch.setattr("shared.llm.openai_compat.MAX_BODY", 4096)
+    with ScriptedOpenAIServer() as server:
+        server.script(("reply", "x" * 20_000))
+        model = resolve(f"{server.base_url}#big", retry=RetryPolicy(attempts=3, base_delay=0.01))
+        with pytest.raises(ModelError, match="sent an answer too large to be a chat completion"):
+            asyncio.run(model.chat([{"role": "user", "content": "hi"}]))
+        assert len(server.requests) == 1  # a broken server is not asked again
+
+
+# --- names and text that reach the terminal or the file system -------------------------------
+
+
+def test_control_characters_in_folder_names_never_reach_the_terminal(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    hostile = "normal\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    tree_of(reference_folders, tmp_path / "tree", names=FOLDERS[:1], experiment=hostile)
+    for args in (("score", "--env", "multiwoz"), ("analyze", "--env", "multiwoz", "--out", str(tmp_path / "out"))):
+        done = ncusim(tmp_path, data_home, args[0], str(tmp_path / "tree"), *args[1:])
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stdout and "\x9b" not in done.stdout
+        assert "normal\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m" in done.stdout
+
+
+def test_chat_shows_a_models_escape_sequences_instead_of_running_them(data_home: Path, tmp_path: Path) -> None:
+    with ScriptedOpenAIServer() as server:
+        server.script(("reply", "\x1b[2J\x1b]0;title\x07red\x1b[0m\tdone\nline two"))
+        done = ncusim(tmp_path, data_home, "chat", "hello", "--model", f"{server.base_url}#m")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "\\x1b[2J\\x1b]0;title\\x07red\\x1b[0m\tdone\nline two\n"
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../etc", "a/../../b", ".hidden", "x\x00y", "a\x1b[2Jb", "/"])
+def test_model_names_become_one_safe_folder_name(name: str, tmp_path: Path) -> None:
+    for spec in (name, f"http://127.0.0.1:9/v1#{name}", f"vllm:{name}", f"openrouter:{name}"):
+        folder = model_dir(spec)
+        assert folder and os.sep not in folder and folder not in (".", "..") and not folder.startswith(".")
+        assert printable(folder) == folder
+        assert (tmp_path / "ours" / folder).resolve().parent == (tmp_path / "ours").resolve()
+    assert model_dir("gpt-4.1-nano") == "gpt-4.1-nano" and model_dir("qwen/qwen3-30b-a3b") == "qwen__qwen3-30b-a3b"
+
+
+def test_printable_keeps_text_and_escapes_only_controls() -> None:
+    assert printable("naïve — 日本 ok\tand\nmore") == "naïve — 日本 ok\tand\nmore"
+    assert printable("a\x00b\x1bc\x7fd\x85e") == "a\\x00b\\x1bc\\x7fd\\x85e"
