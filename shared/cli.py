@@ -19,6 +19,7 @@ from shared.cost_estimate import CONFIRM_ABOVE
 from shared.errors import ConfigError, NcusimError, one_line, printable
 from shared.serving_cli import register as _register_serving
 from shared.training.cli import register as _register_training
+from shared.writer_lock import ensure_no_writer
 
 app = typer.Typer(
     add_completion=False,
@@ -91,6 +92,8 @@ def score(
         raise ConfigError("--strict-taxi-time and --fix-apostrophe-names apply to multiwoz only")
     environment_ = environment.get(env.value, **options)
     started = time.monotonic()
+    if regrade:
+        ensure_no_writer(path)
     tree = scoring.score_tree(environment_, path, regrade=regrade)
     if not tree.graded and not tree.failures:
         raise ConfigError(f"no {env.value} dialogue folders under {path}")
@@ -142,6 +145,15 @@ def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> di
             raise ConfigError(f"unknown Tau domain(s) {', '.join(unknown) or repr(domains)}: choose airline, retail")
         options["domains"] = tuple(dict.fromkeys(chosen))
     return options
+
+
+def _unique_ids(text: str) -> list[str]:
+    """Scenario ids, each once: an id given twice would run twice at once into one folder."""
+    ids = _split_list(text)
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        typer.echo(f"note: {', '.join(repeated)} listed more than once: each runs once", err=True)
+    return list(dict.fromkeys(ids))
 
 
 def confirm_cost(run: Any, yes: bool, always_show: bool) -> None:
@@ -229,7 +241,7 @@ def simulate(
         n=n,
         subset=subset,
         split=split,
-        scenario_ids=_split_list(scenarios) if scenarios else None,
+        scenario_ids=_unique_ids(scenarios) if scenarios else None,
         limit=limit,
         user_model=user_model,
         helper_model=helper_model,

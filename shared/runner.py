@@ -43,6 +43,7 @@ from shared.usersim import Behaviors, ModelSet, UserSimulator
 from shared.usersim.models import Routing, route
 from shared.usersim.prompt_sets import PROMPT_SETS, PromptSet
 from shared.versions import run_versions
+from shared.writer_lock import WriterLock
 
 LOCAL_PREFIXES = ("local", "hf:", "scripted:")
 MAX_N = 1000  # simulations per scenario (the paper: 4)
@@ -214,6 +215,7 @@ class Runner:
         self.echo = echo
         self.env: Environment = environment.get(plan.env, **{"prompts": plan.prompts, **plan.env_options})
         self._prompt_set: PromptSet | None = None
+        self._writer = contextlib.ExitStack()
         self.ledger = UsageLedger()
         self._models: dict[str, ChatModel] = {}
         self.logs: dict[Path, RegenerationLog] = {}
@@ -432,6 +434,7 @@ class Runner:
         try:
             return await self._run()
         finally:
+            self._writer.close()  # the results folder's lock
             await close_models(self._models.values())  # the user's models are among them (user_models resolves through model())
 
     async def _run(self) -> dict[Path, ScoreBlock]:
@@ -447,6 +450,8 @@ class Runner:
         for note in self.routing().notes:
             self.echo(f"models: {note}")
         await check_endpoints(self._models.values())
+        make_results_folder(self.plan.root)
+        self._writer.enter_context(WriterLock(self.plan.root, "simulate"))  # one writer per results folder
         for spec in specs:
             if spec.experiment not in self.logs:
                 self.logs[spec.experiment] = RegenerationLog(spec.experiment)

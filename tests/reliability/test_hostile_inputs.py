@@ -21,6 +21,8 @@ from shared.errors import ModelError, printable
 from shared.llm import resolve
 from shared.llm.retry import RetryPolicy
 from shared.runner import model_dir
+from shared.writer_lock import WriterLock
+from tests.support import scripts
 from tests.support.cli_env import isolated_env
 from tests.support.openai_server import ScriptedOpenAIServer
 
@@ -151,3 +153,39 @@ def test_model_names_become_one_safe_folder_name(name: str, tmp_path: Path) -> N
 def test_printable_keeps_text_and_escapes_only_controls() -> None:
     assert printable("naïve — 日本 ok\tand\nmore") == "naïve — 日本 ok\tand\nmore"
     assert printable("a\x00b\x1bc\x7fd\x85e") == "a\\x00b\\x1bc\\x7fd\\x85e"
+
+
+# --- two writers, one folder --------------------------------------------------------------------
+
+
+def scripted_simulate(tmp_path: Path, *extra: str) -> list[str]:
+    agent = scripts.write(tmp_path / "agent.json", ['- Thought: t\n- Action: Talk("Done.")'] * 50)
+    user = scripts.write(tmp_path / "user.json", ["Thanks. <END>"] * 50)
+    helpers = scripts.helpers(tmp_path / "helpers.json")
+    return ["simulate", "--models", agent, "--user-model", user, "--helper-model", helpers, "--judge-model", helpers, *extra]
+
+
+def test_a_second_simulate_on_a_busy_results_folder_stops_naming_the_writer(data_home: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    with WriterLock(results / "multiwoz", "simulate"):
+        done = ncusim(tmp_path, data_home, *scripted_simulate(tmp_path, "--scenarios", "PMUL0095", "--n", "1", "--results", str(results)))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"ncusim: error: another ncusim is writing to {results / 'multiwoz'} (pid {os.getpid()} simulate)")
+    assert [p.name for p in (results / "multiwoz").iterdir()] == [".ncusim.lock"]  # no dialogue was started
+    again = ncusim(tmp_path, data_home, *scripted_simulate(tmp_path, "--scenarios", "PMUL0095", "--n", "1", "--results", str(results)))
+    assert again.returncode == 0, again.stderr  # the lock went with its holder
+
+
+def test_regrading_under_a_running_writer_is_refused_and_changes_nothing(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    experiment = tree_of(reference_folders, tmp_path / "results" / "multiwoz")
+    before = snapshot(tmp_path / "results")
+    with WriterLock(tmp_path / "results" / "multiwoz", "simulate"):
+        done = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", "--regrade", str(experiment))
+    assert done.returncode == 2 and f"(pid {os.getpid()} simulate)" in done.stderr and done.stderr.count("\n") == 1
+    assert {k: v for k, v in snapshot(tmp_path / "results").items() if not k.endswith(".ncusim.lock")} == before
+
+
+def test_a_scenario_listed_twice_runs_once(data_home: Path, tmp_path: Path) -> None:
+    done = ncusim(tmp_path, data_home, *scripted_simulate(tmp_path, "--scenarios", "PMUL0095,MUL1274,PMUL0095", "--n", "1", "--estimate"))
+    assert done.returncode == 0, done.stderr
+    assert "note: PMUL0095 listed more than once: each runs once" in done.stderr and "for 2 dialogues" in done.stdout
