@@ -1,4 +1,4 @@
-"""Error analysis and appendix metrics of one MultiWOZ dialogue folder (SPEC_MULTIWOZ §7).
+"""Error analysis and appendix metrics of one MultiWOZ dialogue folder (the original's analysis_error.py and additional_analysis.py).
 
 Read-only: nothing here writes to the folder. Per-dialogue counters come from the folder's own
 files; `summarize` turns a list of them into the numbers the original printed (same meanings;
@@ -88,7 +88,7 @@ def _call_key(call: dict[str, Any]) -> str:
 
 
 def api_misuse(folder: Path) -> dict[str, int]:
-    """Per-dialogue counts of `api_call_log.json` (SPEC_MULTIWOZ §7.1.1)."""
+    """Per-dialogue counts of `api_call_log.json` (analysis_error.py)."""
     log_file = folder / "api_call_log.json"
     entries = read_json(log_file) if log_file.is_file() else []
     docs = _api_docs()
@@ -128,7 +128,7 @@ def api_misuse(folder: Path) -> dict[str, int]:
 
 
 def failure_categories(folder: Path) -> dict[str, int]:
-    """no_book / multi_book / wrong_book events of a failed dialogue (SPEC_MULTIWOZ §7.1.2), judged
+    """no_book / multi_book / wrong_book events of a failed dialogue (analysis_error.py), judged
     on the dialogue's own sandbox; a booked name the lookup cannot find is a wrong booking."""
     counts = {"no_book": 0, "multi_book": 0, "wrong_book": 0}
     grader = Grader(folder, GraderOptions())
@@ -199,7 +199,7 @@ def apologises(talk: str) -> bool:
 
 
 def appendix(folder: Path) -> dict[str, Any]:
-    """Apology turns, tangential complaints and invented API results (SPEC_MULTIWOZ §7.2)."""
+    """Apology turns, tangential complaints and invented API results (additional_analysis.py)."""
     out: dict[str, Any] = {}
     chat_file = folder / "dial_hist_system_list.json"
     messages = read_json(chat_file) if chat_file.is_file() else []

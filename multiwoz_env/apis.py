@@ -4,7 +4,7 @@ Each function takes the sandbox state first and the agent's parameters as keywor
 unknown parameter is a TypeError exactly as in the original (the agent then sees the generic
 invalid-input observation). Return values are the original's objects: their Python repr is
 what the agent reads. Quirks kept on purpose because observations, training data and grades
-depend on them (SPEC_MULTIWOZ §3): bare-string errors, "exsist", bools accepted as ints, name
+depend on them (the original's apis.py): bare-string errors, "exsist", bools accepted as ints, name
 normalisation written back into results, falsy filters dropped, the 7-result cap.
 """
 

@@ -1,6 +1,6 @@
 """The goal's "dialogue-state items": what the simulated user must convey, one string per slot.
 
-Derived as the original MultiwozUser does (SPEC_MULTIWOZ §4.1.5): `<domain>-<slot>-<value>` for
+Derived as the original MultiwozUser does (multiwoz_user.py, its __init__): `<domain>-<slot>-<value>` for
 every info/book/fail_info/fail_book slot, ` day`/` people` appended to stay/people items, an
 original value and its fallback merged into one "(original slot) | ... (alternative condition ...)"
 item, and train times renamed leaveAfter/arriveBefore. One difference (FIDELITY.md): duplicates

@@ -2,7 +2,7 @@
 
 Maintainer tool, not part of the kit's runtime: the mirror at `<dir>/NCUser/<repo path>` holds
 the files of holi-lab/NCUser at the pinned commit, so hashing it gives the same SHA-256 as the
-raw GitHub files. Usage: python scripts/build_manifests.py ../shared/data
+raw GitHub files. Usage: python scripts/build_manifests.py <data mirror>
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Maintainer tool: the table says *where* each of the original's prompts lives; the kit reads the
 text from the verified upstream file at run time. Usage:
-    python scripts/build_prompt_table.py ../shared/data          # check
-    python scripts/build_prompt_table.py ../shared/data --write  # fill in missing/changed hashes
+    python scripts/build_prompt_table.py <data mirror>          # check
+    python scripts/build_prompt_table.py <data mirror> --write  # fill in missing/changed hashes
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Maintainer tool (its output, shared/cost_profile.json, is committed). From the d
   user's view up to each turn), at 4 characters a token;
 - the recording of the original simulator (golden/usersim/): how many helper calls of each kind
   one user turn makes, per behaviour and PBUS variant, and their prompt sizes.
-Usage: python scripts/measure_cost_profile.py ../shared/data > shared/cost_profile.json
+Usage: python scripts/measure_cost_profile.py <data mirror> > shared/cost_profile.json
 """
 
 from __future__ import annotations

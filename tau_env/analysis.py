@@ -1,4 +1,4 @@
-"""Error analysis and appendix metrics of one Tau dialogue folder (SPEC_TAU §6).
+"""Error analysis and appendix metrics of one Tau dialogue folder (the original's analysis_error.py, analysis_mistake.py, ...).
 
 Read-only. Predicted calls are the JSON after the agent's last `Action:` (as the agent parsed
 it; the original analysis split on `Action:\\n` and ran `eval`), with a literal fallback for
@@ -124,7 +124,7 @@ def _type_violation(schema: dict[str, Any], arguments: dict[str, Any]) -> bool:
 
 
 def api_misuse(domain: str, calls: list[dict[str, Any]]) -> dict[str, int]:
-    """SPEC_TAU §6.4 per dialogue: calls, unknown names, extra keys, type/enum errors, repeats."""
+    """analysis_mistake.py per dialogue: calls, unknown names, extra keys, type/enum errors, repeats."""
     schemas = {s["function"]["name"]: s["function"]["parameters"] for s in tool_schemas(domain, include_transfer=True)}
     counts = {"total_api_calls": len(calls), "api_name_hallucinations": 0, "input_param_hallucinations": 0, "type_errors": 0}
     for call in calls:
@@ -141,7 +141,7 @@ def api_misuse(domain: str, calls: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def failure_flags(domain: str, task_index: int, calls: list[dict[str, Any]]) -> dict[str, bool]:
-    """SPEC_TAU §6.3 steps 5-7 for one dialogue (meaningful for failed dialogues)."""
+    """analysis_error.py's failure steps for one dialogue (meaningful for failed dialogues)."""
     writes = ALL_WRITE_APIS  # analysis_error.py checks one list of both domains' write APIs
     gt = [{"name": a["name"], "arguments": a["kwargs"]} for a in task_data.tasks(domain)[task_index].actions if a["name"] in writes]
     gt_names, predicted_names = Counter(c["name"] for c in gt), Counter(c["name"] for c in calls)
@@ -178,7 +178,7 @@ def _read_list(folder: Path, names: tuple[str, ...]) -> list[dict[str, Any]]:
 
 def appendix(folder: Path, trajectory: list[dict[str, Any]]) -> dict[str, Any]:
     """Apology turns (the simulator's view, the fixed greeting not counted), tangential complaints,
-    and the agent imitating tool output (SPEC_TAU §6.5)."""
+    and the agent imitating tool output (additional_analysis.py)."""
     out: dict[str, Any] = {}
     history = _read_list(folder, ("dialogue_history.json",))
     agent_turns = [str(m.get("content", "")) for m in history[2:-1] if m.get("role") == "user"]
@@ -212,7 +212,7 @@ def dialogue_record(folder: Path) -> dict[str, Any]:
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """SPEC_TAU §6.3-6.5 over an experiment's dialogues: failures F0 (reward 0), parse errors among
+    """The original's Tau analyses over an experiment's dialogues: failures F0 (reward 0), parse errors among
     them, F = the rest minus human transfers (the original dropped those silently; counted here)."""
     n = len(records)
     failed = [r for r in records if r["reward"] == 0]

@@ -54,9 +54,12 @@ class _Reader:
         if isinstance(node, ast.List | ast.Tuple):
             return [self.value(item) for item in node.elts]
         if isinstance(node, ast.Dict):
-            if any(key is None for key in node.keys):
-                raise self.fail(node, "a ** expansion")
-            return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values, strict=True)}  # type: ignore[arg-type]
+            out: dict[Any, Any] = {}
+            for key, item in zip(node.keys, node.values, strict=True):
+                if key is None:
+                    raise self.fail(node, "a ** expansion")
+                out[self.value(key)] = self.value(item)
+            return out
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             return -node.operand.value
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Task", "Action"):

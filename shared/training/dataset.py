@@ -3,7 +3,7 @@
 A dialogue folder is one the original or `ncusim simulate` wrote: `dial_hist_system_list.json`
 (the agent's own message list), `pass_or_fail.txt`, `goal_align_result.json`,
 `non_coll_config.json`. Rejection sampling keeps the dialogues that PASS and are goal-aligned
-(SPEC_MULTIWOZ §8.1: the original selected them by hand; here it is an explicit, reported step).
+(the original selected them by hand; here it is an explicit, reported step).
 Each assistant message becomes one example: the whole preceding prefix as context, the message as
 target, the loss on the target only, rendered with the base model's chat template (§8.2).
 """

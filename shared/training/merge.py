@@ -1,4 +1,4 @@
-"""Merge a LoRA adapter into its non-quantised base model, for serving with vLLM (SPEC_MULTIWOZ §8.3).
+"""Merge a LoRA adapter into its non-quantised base model, for serving with vLLM (as the original's train_fin.py merged).
 
 The base is loaded unquantised (bf16 by default, also after QLoRA training), the adapter applied
 with `PeftModel.from_pretrained` and folded in with `merge_and_unload()`; the merged weights are

@@ -1,6 +1,6 @@
 """Supervised fine-tuning of an agent with LoRA (CPU, or CUDA without quantisation) or QLoRA (CUDA), via trl + peft.
 
-Defaults are the original's (SPEC_MULTIWOZ §8.3): LoRA r=4, alpha=32, dropout 0.05 on the seven
+Defaults are the original's (multiwoz_env/train_fin.py): LoRA r=4, alpha=32, dropout 0.05 on the seven
 projections; lr 2e-4 cosine with 3 % warmup, 1 epoch, batch 2 x accumulation 16, seed 42, 4096
 tokens; QLoRA = NF4 with double quantisation, fp16 compute (bf16 with --bf16), paged AdamW.
 The output folder holds `cli_args.json` (written before training), `dataset_summary.json`,

@@ -3,7 +3,7 @@
 Every tool is a class named after the tool (CamelCase) with a static `invoke(data, ...)`; `data` is
 the in-memory DB `{"flights", "reservations", "users"}` and is mutated in place. Outputs must match
 v1 byte for byte, so the quirks of the originals are kept on purpose (they are listed in
-docs/SPEC_TAU.md §2.3): the order of checks, which values are copied and which are stored by
+tau_bench/envs/airline/tools/): the order of checks, which values are copied and which are stored by
 reference, the float arithmetic order, `json.dumps` with default settings, and the messages of the
 Python exceptions that wrong argument types raise (the caller renders them as `Error: <message>`).
 

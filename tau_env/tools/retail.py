@@ -5,7 +5,7 @@ Each tool is a class named after the tool in CamelCase with a static `invoke(dat
 returned text, so it must match v1 byte for byte: the order of the checks, the float arithmetic
 order and rounding, the key order of the dicts we create, `json.dumps` with default settings, and the
 messages of the Python exceptions that badly typed arguments raise (the caller renders any exception
-as `Error: <message>`) are all kept as they were, quirks included (see docs/SPEC_TAU.md §2.3).
+as `Error: <message>`) are all kept as they were, quirks included (tau_bench/envs/retail/tools/).
 
 `calculate`, `think` and the transfer tool are shared with airline (`tau_env.tools.common`).
 """
