@@ -105,10 +105,7 @@ def score(
     verb = "re-graded" if regrade else "scored"
     typer.echo(f"{verb} {tree.graded} dialogue folders in {time.monotonic() - started:.1f}s; {len(tree.failures)} could not be graded")
     if tree.links:
-        typer.echo(
-            f"skipped {len(tree.links)} symbolic links in the tree (not followed): {printable(tree.links[0])}"
-            + (", ..." if len(tree.links) > 1 else "")
-        )
+        typer.echo(scoring.skipped_links_line(tree.links))
     for folder, reason in tree.failures:
         typer.echo(printable(f"ncusim: error: {folder}: {reason}"), err=True)
     if tree.failures:

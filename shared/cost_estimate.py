@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from shared.llm.resolve import is_hosted_api
+from shared.llm.resolve import hosted_api
 from shared.llm.usage import price_of
 from shared.usersim.config import Behaviors
 
@@ -78,11 +78,8 @@ class Estimate:
 
 
 def _price(spec: str) -> tuple[float, float] | None:
-    if not is_hosted_api(spec):
-        return (0.0, 0.0)  # served or loaded by the user
-    kind, sep, rest = spec.partition(":")
-    name = rest if sep and kind in ("openai", "openrouter") else spec
-    return price_of("openai" if "gpt" in name and "/" not in name else "openrouter", name)
+    hosted = hosted_api(spec)
+    return price_of(*hosted) if hosted is not None else (0.0, 0.0)  # served or loaded by the user: free
 
 
 def _dialogue_profile(behaviour: Behaviors) -> dict[str, float]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.environment import Environment
+from shared.errors import printable
 from shared.files import write_text_atomic
 
 METRICS = ("success_rate", "pass_rate", "goal_align")
@@ -184,6 +185,12 @@ def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool], links: lis
         if path.is_dir():
             found += dialogue_folders(path, is_dialogue, links)
     return found
+
+
+def skipped_links_line(links: Sequence[Path]) -> str:
+    """What `score` and `analyze` print about the symbolic links they did not follow."""
+    more = ", ..." if len(links) > 1 else ""
+    return printable(f"skipped {len(links)} symbolic links in the tree (not followed): {links[0]}{more}")
 
 
 def score_tree(env: Environment, root: Path, regrade: bool, write: bool = True) -> TreeScore:

@@ -13,6 +13,7 @@ import typer
 from shared.errors import ConfigError, printable
 from shared.files import write_text_atomic
 from shared.paths import results_dir
+from shared.scoring import skipped_links_line
 
 PAPER_ANGER_JUDGE = "gpt-4.1-mini"
 
@@ -60,10 +61,7 @@ def analyze(
     for line in summary_lines(tree, labels):
         typer.echo(printable(line))
     if tree.links:
-        typer.echo(
-            f"skipped {len(tree.links)} symbolic links in the tree (not followed): {printable(tree.links[0])}"
-            + (", ..." if len(tree.links) > 1 else "")
-        )
+        typer.echo(skipped_links_line(tree.links))
     target = out or results_dir() / "reports" / "analysis" / f"{env}-{path.resolve().name}"
     written = write_analysis(tree, target)
     if judged:

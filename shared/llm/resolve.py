@@ -27,14 +27,21 @@ VLLM_DEFAULTS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 1000}
 SPEC_FORMS = "openai:<model>, openrouter:<model>, vllm:<name>, http://host:port/v1#<model>, hf:<path>, local, scripted:<file>"
 
 
-def is_hosted_api(spec: str) -> bool:
-    """Whether a spec names a paid hosted API (OpenAI, OpenRouter) rather than a model the user
-    serves or loads (local, hf:, scripted:, vllm:, http(s)://): no key is looked up here."""
+def hosted_api(spec: str) -> tuple[str, str] | None:
+    """(backend, model name) when a spec names a paid hosted API (OpenAI, OpenRouter), None for a
+    model the user serves or loads (local, hf:, scripted:, vllm:, http(s)://). Bare names route as
+    the original did: `gpt-*` without a slash to OpenAI, `org/name` to OpenRouter. No key is read."""
     spec = spec.strip()
     kind, sep, rest = spec.partition(":")
-    if sep and rest:
-        return kind in ("openai", "openrouter")
-    return spec != "local" and ("gpt" in spec or "/" in spec)
+    if sep:
+        return (kind, rest) if rest and kind in ("openai", "openrouter") else None
+    if "gpt" in spec and "/" not in spec:
+        return ("openai", spec)
+    return ("openrouter", spec) if "/" in spec else None
+
+
+def is_hosted_api(spec: str) -> bool:
+    return hosted_api(spec) is not None
 
 
 def _concurrency(default: int) -> int:
@@ -98,10 +105,7 @@ def resolve(
         from shared.llm.scripted import ScriptedModel
 
         return ScriptedModel(spec, Path(rest), **common)
-    if not sep and spec:
-        # Bare names, routed by the original's rule.
-        if "gpt" in spec and "/" not in spec:
-            return resolve(f"openai:{spec}", ledger=ledger, cache=cache, retry=retry, max_concurrency=max_concurrency)
-        if "/" in spec:
-            return resolve(f"openrouter:{spec}", ledger=ledger, cache=cache, retry=retry, max_concurrency=max_concurrency)
+    hosted = hosted_api(spec) if not sep else None  # a bare name, routed by the original's rule
+    if hosted is not None:
+        return resolve(f"{hosted[0]}:{hosted[1]}", ledger=ledger, cache=cache, retry=retry, max_concurrency=max_concurrency)
     raise ConfigError(f"unknown model spec {spec!r}: use one of {SPEC_FORMS}")

@@ -54,11 +54,12 @@ def route(
 ) -> Routing:
     """Each call's spec: the paper's, replaced tier by tier (module docstring), then per call."""
     notes: list[str] = []
-    if helper is None and user is not None and not is_hosted_api(user):
+    self_served = user is not None and not is_hosted_api(user)
+    if helper is None and self_served:
         helper = user
         calls = ", ".join(call for call, (paper, _) in DEFAULTS.items() if paper == HELPER_TIER and call != "judge")
         notes.append(f"the paper's gpt-4o-mini calls ({calls}) also use {user}: set HELPER_MODEL to change")
-    if judge is None and user is not None and not is_hosted_api(user):
+    if judge is None and self_served:
         judge = user
         notes.append(f"the goal-alignment judge uses {user}: set JUDGE_MODEL to change")
     specs: dict[str, str] = {}
