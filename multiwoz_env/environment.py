@@ -15,6 +15,7 @@ from multiwoz_env.sandbox import Sandbox
 from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
+from shared.state_files import MultiwozGrade, checked
 
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"
@@ -126,7 +127,9 @@ class MultiwozEnvironment(AnalysisFromModule):
         return write_grade(folder, self.grader) if write else grade_folder(folder, self.grader)
 
     def read_grade(self, folder: Path) -> dict[str, Any]:
-        return read_json(Path(folder) / GRADE_FILE)
+        grade = read_json(Path(folder) / GRADE_FILE)
+        checked(MultiwozGrade, grade, GRADE_FILE)
+        return grade
 
     def outcome(self, grade: dict[str, Any]) -> tuple[bool, float]:
         """(passed, share of domains passed) from a grading_result.json dict."""

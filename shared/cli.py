@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import sys
 import time
@@ -269,6 +270,8 @@ def simulate(
     for line in r.summary_lines(run, blocks):
         typer.echo(line)
     typer.echo(f"finished in {time.monotonic() - started:.1f}s; results under {plan.root}")
+    if any(progress.failures for progress in run.progress.values()):
+        raise typer.Exit(1)  # some dialogues failed (listed above): a script sees it; a rerun retries them
 
 
 @app.command()
@@ -358,6 +361,11 @@ def main() -> None:
         typer.echo(f"ncusim: error: {_shown(str(exc))}", err=True)
         sys.exit(2)
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing under {Path(str(exc.filename)).parent}" if exc.filename else ""
+            kept = "files written before are kept; free some space and rerun"
+            typer.echo(f"ncusim: error: no space left on the device{printable(where)}: {kept}", err=True)
+            sys.exit(2)
         if exc.filename is None:
             raise  # not about a path: a defect, keep its traceback
         where = Path(str(exc.filename))

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
+import os
 import random
 import re
 import shutil
@@ -33,12 +35,13 @@ from shared.errors import ConfigError, NcusimError
 from shared.files import read_json, write_json_atomic
 from shared.llm import resolve
 from shared.llm.base import ChatModel, close_models
-from shared.llm.keys import redact
+from shared.llm.keys import public_spec, redact
 from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
 from shared.paper.user_prompts import PaperPrompts
 from shared.paths import results_dir
 from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
+from shared.state_files import RegenerationLogFile, RunMeta, RunRecord, read_run_level, read_valid
 from shared.usersim import Behaviors, ModelSet, UserSimulator
 from shared.usersim.models import Routing, route
 from shared.usersim.prompt_sets import PROMPT_SETS, PromptSet
@@ -75,6 +78,15 @@ class RunPlan:
     user_max_tokens: int | None = None
     env_options: dict[str, Any] = field(default_factory=dict)
     prompts: str = "paper"  # paper: the original's texts (verified upstream files); ncusim: the kit's own wording
+
+    def __post_init__(self) -> None:
+        # Specs are written into run.json, run_meta.json, usage.json and folder names: without URL
+        # credentials (the resolver finds them again by the public spec).
+        self.models = [public_spec(m) for m in self.models]
+        self.user_model, self.helper_model, self.judge_model = (
+            public_spec(m) if m else m for m in (self.user_model, self.helper_model, self.judge_model)
+        )
+        self.helper_models = {call: public_spec(m) for call, m in self.helper_models.items()}
 
     def validate(self) -> None:
         if not self.models:
@@ -145,6 +157,17 @@ class DialogueSpec:
         return self.folder.parent
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(NcusimError):
+    """The results folder's file system is full: the run stops, what is complete stays."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
 def seed_for(plan: RunPlan, spec: DialogueSpec, attempt: int) -> int:
     parts = (plan.seed, plan.env, plan.split, spec.model, spec.behavior.name, spec.behavior.is_pbus, spec.scenario.id, spec.n, attempt)
     key = "|".join(str(p) for p in parts)
@@ -152,8 +175,24 @@ def seed_for(plan: RunPlan, spec: DialogueSpec, attempt: int) -> int:
 
 
 def is_complete(folder: Path, grade_file: str = "grading_result.json") -> bool:
-    """Graded and judged: the original's rule (MultiWOZ grades to grading_result.json, Tau to eval_result.json)."""
+    """Graded and judged, by the markers alone: the original's rule (MultiWOZ grades to
+    grading_result.json, Tau to eval_result.json). `completed` also checks what they hold."""
     return (folder / grade_file).is_file() and (folder / "goal_align_result.json").is_file()
+
+
+def completed(env: Environment, folder: Path) -> bool:
+    """Complete and believable: run_meta.json, the grade and the judge's verdict are all present and
+    of the shape the kit writes. A folder that fails this is redone by the next run, so a grade cut
+    short, a verdict of `"false"` or a directory in a marker's place never counts as a result."""
+    if not is_complete(folder, env.grade_file) or read_valid(RunMeta, folder / "run_meta.json") is None:
+        return False
+    if read_aligned(folder) is None:
+        return False
+    try:
+        env.outcome(env.read_grade(folder))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return True
 
 
 class RegenerationLog:
@@ -161,10 +200,10 @@ class RegenerationLog:
 
     def __init__(self, experiment: Path) -> None:
         self.path = experiment / "regeneration_log.json"
-        try:
-            self.entries: dict[str, list[dict[str, Any]]] = read_json(self.path)
-        except (OSError, ValueError):
-            self.entries = {}
+        parsed = read_run_level(RegenerationLogFile, self.path, "a regeneration log")
+        self.entries: dict[str, list[dict[str, Any]]] = (
+            {name: [e.model_dump() for e in entries] for name, entries in parsed.root.items()} if parsed else {}
+        )
 
     def completed_attempts(self, name: str) -> int:
         return sum(1 for e in self.entries.get(name, []) if e.get("aligned") is not None)
@@ -221,6 +260,7 @@ class Runner:
         self.logs: dict[Path, RegenerationLog] = {}
         self.progress: dict[Path, ExperimentProgress] = {}
         self.passes = 0
+        self.full: OSError | None = None  # a disk-full error met while recording a dialogue
 
     # --- plan ---------------------------------------------------------------------------
 
@@ -284,6 +324,8 @@ class Runner:
             token = ACTIVE_LEDGER.set(ledger)
             progress.active.append(ledger)
             entry: dict[str, Any] = {"attempt": attempt, "seed": seed, "pass": self.passes, "aligned": None}
+            if self.damaged(spec):
+                entry["redo_of_damaged"] = True  # its files were there but did not validate: not a regeneration
             usage_written = False
             try:
                 # Setup and grading are file work (and Tau's grade hashes a whole DB): in a worker
@@ -300,11 +342,9 @@ class Runner:
                 passed, _ = self.env.outcome(grade)
                 entry.update(aligned=bool(alignment["result"]), passed=passed, ended_by=record.ended_by)
                 progress.done += 1
-            except NcusimError as exc:
-                entry["error"] = redact(f"{type(exc).__name__}: {exc}")
-                progress.failed += 1
-                progress.failures[spec.folder.name] = entry["error"]
             except Exception as exc:  # noqa: BLE001 - one broken dialogue must not stop the run
+                if disk_full(exc):
+                    raise  # every other dialogue would fail the same way: the run stops (see _run)
                 entry["error"] = redact(f"{type(exc).__name__}: {exc}")
                 progress.failed += 1
                 progress.failures[spec.folder.name] = entry["error"]
@@ -312,15 +352,20 @@ class Runner:
                 ACTIVE_LEDGER.reset(token)
                 progress.active.remove(ledger)
                 progress.ran += 1
-                if spec.folder.is_dir():
-                    if not usage_written:
-                        write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
-                    if "error" in entry:
-                        write_json_atomic(spec.folder / "failure.json", {"error": entry["error"], "attempt": attempt, "seed": seed})
                 progress.ledger.merge(ledger)
                 self.ledger.merge(ledger)
                 log.add(spec.folder.name, entry)
-                log.save()
+                try:
+                    if spec.folder.is_dir():
+                        if not usage_written:
+                            write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
+                        if "error" in entry:
+                            write_json_atomic(spec.folder / "failure.json", {"error": entry["error"], "attempt": attempt, "seed": seed})
+                    log.save()
+                except OSError as exc:
+                    if not disk_full(exc):
+                        raise
+                    self.full = exc  # the folder stays incomplete and is redone by the next run
 
     def open_dialogue(self, spec: DialogueSpec, seed: int, attempt: int, user_models: ModelSet) -> tuple[Any, UserSimulator]:
         """A fresh dialogue folder with run_meta.json, the environment's episode and the simulated user."""
@@ -366,8 +411,15 @@ class Runner:
     def wipe(self, folder: Path) -> None:
         """Remove a dialogue folder, its completion markers first: a kill halfway through the
         removal leaves an incomplete folder (rerun on resume), never one that looks complete."""
+        if folder.is_symlink():  # never remove through a link: the link goes, its target stays
+            folder.unlink()
+            return
         for marker in (self.env.grade_file, "goal_align_result.json"):
-            (folder / marker).unlink(missing_ok=True)
+            path = folder / marker
+            if path.is_dir() and not path.is_symlink():  # something else in a marker's place
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
 
     def recover_entry(self, spec: DialogueSpec) -> bool:
@@ -376,13 +428,10 @@ class Runner:
         instead of simulating it again. True when an entry was added."""
         log = self.logs[spec.experiment]
         name = spec.folder.name
-        if not is_complete(spec.folder, self.env.grade_file):
+        if not self.complete(spec):
             return False
-        try:
-            meta = read_json(spec.folder / "run_meta.json")
-            passed, _ = self.env.outcome(self.env.read_grade(spec.folder))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
+        meta = read_json(spec.folder / "run_meta.json")
+        passed, _ = self.env.outcome(self.env.read_grade(spec.folder))
         if any(e.get("attempt") == meta.get("attempt") and e.get("aligned") is not None for e in log.entries.get(name, [])):
             return False
         try:
@@ -397,7 +446,7 @@ class Runner:
 
     def cost_estimate(self) -> Estimate:
         """Calls, tokens and dollars per model for the dialogues not complete yet (first attempts)."""
-        todo = [s for s in self.dialogues() if not is_complete(s.folder, self.env.grade_file)]
+        todo = [s for s in self.dialogues() if not self.complete(s)]
         return estimate(count_plan([(s.model, s.behavior) for s in todo]), self.routing().specs, self.agent_system_tokens)
 
     def agent_system_tokens(self) -> float:
@@ -405,8 +454,16 @@ class Runner:
         chars = getattr(self.env, "agent_prompt_chars", None)
         return chars() / CHARS_PER_TOKEN if callable(chars) else float(profile()["dialogues"]["normal"]["agent_system"])
 
+    def complete(self, spec: DialogueSpec) -> bool:
+        return completed(self.env, spec.folder)
+
+    def damaged(self, spec: DialogueSpec) -> bool:
+        """A completion marker is there, but the folder does not validate as complete."""
+        markers = (self.env.grade_file, "goal_align_result.json")
+        return any(os.path.lexists(spec.folder / m) for m in markers) and not self.complete(spec)
+
     def needs_run(self, spec: DialogueSpec) -> bool:
-        if not is_complete(spec.folder, self.env.grade_file):
+        if not self.complete(spec):
             return True
         if read_aligned(spec.folder):
             return False
@@ -416,12 +473,9 @@ class Runner:
         by_experiment: dict[Path, list[DialogueScore]] = {}
         for spec in specs:
             by_experiment.setdefault(spec.experiment, [])
-            if not is_complete(spec.folder, self.env.grade_file):
+            if not self.complete(spec):
                 continue
-            try:
-                passed, fraction = self.env.outcome(self.env.read_grade(spec.folder))
-            except (OSError, ValueError):
-                continue
+            passed, fraction = self.env.outcome(self.env.read_grade(spec.folder))
             by_experiment[spec.experiment].append(DialogueScore(spec.folder, spec.n, passed, fraction, read_aligned(spec.folder)))
         group = getattr(self.env, "score_group", None)
         return {exp: aggregate(scores, group) for exp, scores in by_experiment.items()}
@@ -454,7 +508,10 @@ class Runner:
         self._writer.enter_context(WriterLock(self.plan.root, "simulate"))  # one writer per results folder
         for spec in specs:
             if spec.experiment not in self.logs:
+                # Run-level files are checked before any dialogue runs: a damaged one stops the run
+                # with one line instead of a traceback after the dialogues were paid for.
                 self.logs[spec.experiment] = RegenerationLog(spec.experiment)
+                read_run_level(RunRecord, spec.experiment / "run.json", "a run record")
                 make_results_folder(spec.experiment)
         totals: dict[Path, int] = {}
         for spec in specs:
@@ -471,9 +528,11 @@ class Runner:
         while self.passes < self.plan.max_attempts:
             # A dialogue whose attempt failed (failure.json) waits for the next invocation: rerunning
             # it at once would pay again for every call before the one that keeps failing.
-            todo = [s for s in specs if self.needs_run(s) and s.folder.name not in self.progress[s.experiment].failures]
+            needed = [s for s in specs if self.needs_run(s)]  # one look at each folder per pass
+            todo = [s for s in needed if s.folder.name not in self.progress[s.experiment].failures]
+            waiting = {s.folder for s in needed}
             for experiment, progress in self.progress.items():
-                progress.done = sum(1 for s in specs if s.experiment == experiment and not self.needs_run(s))
+                progress.done = sum(1 for s in specs if s.experiment == experiment and s.folder not in waiting)
             if not todo:
                 break
             self.passes += 1
@@ -481,6 +540,16 @@ class Runner:
             reporter = asyncio.create_task(self.report_progress())
             try:
                 await asyncio.gather(*(self.run_one(spec, user_models, limit) for spec in todo))
+                if self.full is not None:
+                    raise self.full
+            except OSError as exc:
+                if not disk_full(exc):
+                    raise
+                kept = sum(1 for s in specs if self.complete(s))
+                raise DiskFull(
+                    f"no space left on the device under {self.plan.root}: the run stopped; {kept} of {len(specs)} dialogues "
+                    "are complete and kept; free some space and rerun the same command to do the rest"
+                ) from None
             finally:
                 reporter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -491,9 +560,7 @@ class Runner:
                     attempt = self.next_attempt_number(experiment)
                     append_score_block(self.score_list_path(experiment), block, attempt, score_format(self.env))
             self.print_progress()
-            if all(read_aligned(s.folder) for s in specs if is_complete(s.folder, self.env.grade_file)) and all(
-                is_complete(s.folder, self.env.grade_file) for s in specs
-            ):
+            if all(self.complete(s) and read_aligned(s.folder) for s in specs):
                 break
         if not blocks:
             blocks = self.score(specs)
@@ -529,9 +596,10 @@ class Runner:
         for experiment, progress in self.progress.items():
             path = experiment / "run.json"
             try:
-                previous = read_json(path)
-            except (OSError, ValueError):
-                previous = {}
+                record = read_run_level(RunRecord, path, "a run record")
+            except NcusimError:
+                record = None  # checked at the start; replaced by something else since: start afresh
+            previous = {"invocations": record.invocations} if record else {}
             mine = [s for s in specs if s.experiment == experiment]
             plan = asdict(self.plan)
             plan["behaviors"] = [b.name + (" (pbus)" if b.is_pbus else "") for b in self.plan.behaviors]
@@ -557,7 +625,7 @@ class Runner:
                     "versions": versions,
                     "models": {"agent": mine[0].model, "user": self.user_models_table()},
                     "dialogues": len(mine),
-                    "complete": sum(is_complete(s.folder, self.env.grade_file) for s in mine),
+                    "complete": sum(self.complete(s) for s in mine),
                     "iga": self.iga(experiment),
                     "seeds": {name: entries[-1]["seed"] for name, entries in self.logs[experiment].entries.items()},
                     "invocations": [*previous.get("invocations", []), invocation],

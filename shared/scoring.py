@@ -9,7 +9,6 @@ original's "Attempt k:" blocks.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from shared.environment import Environment
 from shared.errors import printable
 from shared.files import write_text_atomic
+from shared.state_files import Alignment, read_valid
 
 METRICS = ("success_rate", "pass_rate", "goal_align")
 
@@ -54,11 +54,10 @@ def run_index(folder_name: str) -> int | None:
 
 
 def read_aligned(folder: Path) -> bool | None:
-    """The judge's verdict, or None when the folder has no readable goal_align_result.json."""
-    try:
-        return bool(json.loads((folder / "goal_align_result.json").read_text())["result"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
+    """The judge's verdict, or None when the folder has no goal_align_result.json holding a JSON
+    boolean `result` (`"false"` is not a verdict)."""
+    parsed = read_valid(Alignment, folder / "goal_align_result.json")
+    return parsed.result if parsed is not None else None
 
 
 @dataclass(frozen=True)
@@ -174,16 +173,21 @@ def dialogue_folders(root: Path, is_dialogue: Callable[[Path], bool], links: lis
     """Every dialogue folder under `root`. Symbolic links inside the tree are not followed (a link
     loop would never end, a link out of the tree would be graded and written through); they are
     added to `links` when given, so callers can say how many were skipped."""
-    if is_dialogue(root):
-        return [root]
     found: list[Path] = []
-    for path in sorted(root.iterdir()):
-        if path.is_symlink():
-            if links is not None:
-                links.append(path)
+    stack = [root]  # depth first in sorted order, without recursion: a tree of any depth is walked
+    while stack:
+        folder = stack.pop()
+        if is_dialogue(folder):
+            found.append(folder)
             continue
-        if path.is_dir():
-            found += dialogue_folders(path, is_dialogue, links)
+        below = []
+        for path in sorted(folder.iterdir()):
+            if path.is_symlink():
+                if links is not None:
+                    links.append(path)
+            elif path.is_dir():
+                below.append(path)
+        stack.extend(reversed(below))
     return found
 
 

@@ -25,6 +25,7 @@ from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
+from shared.state_files import TauGrade, checked
 from tau_env import tasks as task_data
 from tau_env.db import load_db
 from tau_env.env import TERMINAL_TOOLS, ToolOutputError, call_tool
@@ -344,6 +345,7 @@ class TauEnvironment(AnalysisFromModule):
 
     def read_grade(self, folder: Path) -> dict[str, Any]:
         grade = read_json(Path(folder) / GRADE_FILE)
+        checked(TauGrade, grade, GRADE_FILE)
         traceback = str((grade.get("info") or {}).get("traceback") or "")
         if traceback and "AssertionError" not in traceback:
             raise ValueError("the original run of this dialogue errored; success_eval.py left it ungraded")

@@ -31,6 +31,14 @@ from shared.scoring import dialogue_folders
 
 DRIVE_FOLDER_ID = "1_UQZlT3fjg38gLqhzxQCMY-AQdWDQtC9"
 DRIVE_FOLDER_URL = f"https://drive.google.com/drive/folders/{DRIVE_FOLDER_ID}"
+# Bounds checked before unpacking. The published dialogues are JSON and text (deflate: 5-15x);
+# the limits sit far above them and far below what would fill a disk.
+MAX_MEMBERS = 2_000_000
+MAX_UNPACKED = 64 * 2**30
+MAX_RATIO = 100  # whole archive
+MAX_MEMBER_RATIO = 1_000  # one member
+RATIO_FLOOR = 16 * 2**20  # below this, ratios are not looked at (tiny files compress oddly)
+DISK_MARGIN = 256 * 2**20  # left free after unpacking
 ARCHIVES = {"multiwoz": "experiment_result_multiwoz.zip", "tau": "experiment_result_tau.zip"}
 TREE = "experiment_result"
 
@@ -85,12 +93,16 @@ def _from_drive(env: str, staging: Path) -> tuple[Path, str]:
     return target, f"Google Drive {DRIVE_FOLDER_URL}"
 
 
-def check_archive(archive: Path) -> list[zipfile.ZipInfo]:
-    """Every member's CRC, safe relative names, no links; returns the members."""
+def check_archive(archive: Path, unpack_into: Path | None = None) -> list[zipfile.ZipInfo]:
+    """Sizes within bounds (and room to unpack under `unpack_into`), safe relative names, no links,
+    then every member's CRC; returns the members. Sizes are checked from the central directory
+    before a byte is inflated: zipfile never extracts more than a member's declared size, and a
+    member whose data disagrees with it fails its CRC."""
     try:
         with zipfile.ZipFile(archive) as zipped:
-            bad = zipped.testzip()
             members = zipped.infolist()
+            check_sizes(archive, members, unpack_into)
+            bad = zipped.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"{archive.name} is not a readable zip archive ({exc})") from None
     if bad is not None:
@@ -102,6 +114,34 @@ def check_archive(archive: Path) -> list[zipfile.ZipInfo]:
         if stat.S_ISLNK(member.external_attr >> 16):
             raise DataError(f"{archive.name} holds a link {member.filename!r}; not unpacking it")
     return members
+
+
+def check_sizes(archive: Path, members: list[zipfile.ZipInfo], unpack_into: Path | None) -> None:
+    """Member count, total size, compression ratios and free disk space, each against its bound."""
+    if len(members) > MAX_MEMBERS:
+        raise DataError(f"{archive.name} holds {len(members):,} members; the limit is {MAX_MEMBERS:,}: not unpacking it")
+    total = sum(m.file_size for m in members)
+    packed = max(archive.stat().st_size, 1)
+    if total > MAX_UNPACKED:
+        raise DataError(
+            f"{archive.name} would unpack to {total / 2**30:.1f} GiB; the limit is {MAX_UNPACKED / 2**30:.0f} GiB: not unpacking it"
+        )
+    bomb = "an archive bomb or a damaged archive: not unpacking it"
+    if total > RATIO_FLOOR and total / packed > MAX_RATIO:
+        raise DataError(
+            f"{archive.name} would unpack {packed:,} bytes into {total:,} ({total / packed:,.0f}x; the limit is {MAX_RATIO}x): {bomb}"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > RATIO_FLOOR and ratio > MAX_MEMBER_RATIO:
+            raise DataError(f"{archive.name}: {member.filename!r} inflates {ratio:,.0f}x (the limit is {MAX_MEMBER_RATIO:,}x): {bomb}")
+    if unpack_into is not None:
+        free = shutil.disk_usage(unpack_into).free
+        if total + DISK_MARGIN > free:
+            raise DataError(
+                f"{archive.name} unpacks to {total / 2**20:,.1f} MiB and {unpack_into} has {free / 2**20:,.1f} MiB free "
+                f"(with {DISK_MARGIN // 2**20} MiB to spare): free some space and rerun"
+            )
 
 
 def _find_tree(unpacked: Path) -> Path:
@@ -133,7 +173,7 @@ def fetch_published(
         try:
             echo(f"{env}: fetching {ARCHIVES[env]} ...")
             archive, source = _from_mirror(env, staging) if os.environ.get("NCUSIM_RESULTS_MIRROR") else _from_drive(env, staging)
-            check_archive(archive)
+            check_archive(archive, unpack_into=staging)
             digest = sha256_of(archive)
             with zipfile.ZipFile(archive) as zipped:
                 zipped.extractall(staging / "unpacked")

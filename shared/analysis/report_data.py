@@ -17,7 +17,7 @@ from typing import Any
 
 from shared import environment
 from shared.environment import Environment
-from shared.scoring import TreeScore, run_index, score_tree
+from shared.scoring import TreeScore, dialogue_folders, run_index, score_tree
 
 ENVIRONMENTS = ("multiwoz", "tau")
 MAX_TEXT = 4000  # characters of one observation kept in the page (API results can be long)
@@ -97,13 +97,11 @@ class ReportData:
 def find_dialogues(root: Path, envs: dict[str, Environment]) -> list[tuple[str, Path]]:
     """Every dialogue folder under `root` with its environment: each folder is tried with every
     environment's `is_dialogue_folder`, and a dialogue folder is not searched further."""
-    for name, env in envs.items():
-        if env.is_dialogue_folder(root):
-            return [(name, root)]
-    found: list[tuple[str, Path]] = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        found += find_dialogues(path, envs)
-    return found
+
+    def env_of(folder: Path) -> str | None:
+        return next((name for name, env in envs.items() if env.is_dialogue_folder(folder)), None)
+
+    return [(str(env_of(folder)), folder) for folder in dialogue_folders(root, lambda f: env_of(f) is not None)]
 
 
 def labels(root: Path, folder: Path) -> tuple[str, str, str, str]:

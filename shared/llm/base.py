@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from shared.errors import ModelError
 from shared.llm import structured as st
 from shared.llm.cache import DiskCache
+from shared.llm.keys import scrub
 from shared.llm.retry import RetryPolicy, call_with_retries, explain
 from shared.llm.usage import ACTIVE_LEDGER, DEFAULT_LEDGER, UsageLedger
 
@@ -177,7 +178,7 @@ class BaseChatModel:
 
         async with endpoint_limit(self.endpoint, self.max_concurrency):
             done = await call_with_retries(lambda: self._complete(messages, params), self.retry, describe, on_retry)
-        done.text = encodable(done.text)
+        done.text = scrub(encodable(done.text))  # a server may echo the key it was sent: never written
         cost = self.active_ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
         if key is not None and self.cache is not None:
             self.cache.put(

@@ -12,9 +12,11 @@ halved the event-loop time per call, which is what bounds a wave of concurrent d
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -93,7 +95,16 @@ class OpenAICompatModel(BaseChatModel):
     def __init__(self, spec: str, model: str, base_url: str, api_key: str, *, backend: str, key_var: str | None, **kw: Any):
         self.backend = backend
         self.key_var = key_var
-        self.base_url = base_url.rstrip("/")
+        # Credentials written into the URL (`http://user:pw@host/v1`) become a Basic Authorization
+        # header; the URL kept and shown anywhere has none.
+        parts = urlsplit(base_url.rstrip("/"))
+        self._basic = None
+        if "@" in parts.netloc:
+            userinfo, _, host = parts.netloc.rpartition("@")
+            user, _, password = userinfo.partition(":")
+            self._basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+            parts = parts._replace(netloc=host)
+        self.base_url = urlunsplit(parts)
         self._api_key = api_key
         self._clients: dict[int, httpx.AsyncClient | LoopbackClient] = {}  # event loop id -> HTTP client
         self._loopback = loopback_target(self.base_url)  # (host, port, path) of a server on this machine
@@ -127,7 +138,9 @@ class OpenAICompatModel(BaseChatModel):
     async def _complete(self, messages: list[Message], params: dict[str, Any]) -> Completion:
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
         headers = {"Content-Type": "application/json"}
-        if self._api_key:
+        if self._basic:
+            headers["Authorization"] = f"Basic {self._basic}"
+        elif self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         client = self._client()
         if isinstance(client, LoopbackClient):

@@ -15,7 +15,7 @@ from shared.errors import ConfigError
 from shared.llm.base import BaseChatModel
 from shared.llm.cache import DiskCache, cache_enabled_by_default
 from shared.llm.endpoints import vllm_endpoints
-from shared.llm.keys import lookup, require_key
+from shared.llm.keys import full_spec, optional_key, public_spec, require_key
 from shared.llm.openai_compat import MultiEndpointModel, OpenAICompatModel
 from shared.llm.retry import RetryPolicy
 from shared.llm.usage import UsageLedger
@@ -60,8 +60,10 @@ def resolve(
     retry: RetryPolicy | None = None,
     max_concurrency: int | None = None,
 ) -> BaseChatModel:
-    """Build the ChatModel a spec names. Raises ConfigError with the fix for anything unusable."""
-    spec = spec.strip()
+    """Build the ChatModel a spec names. Raises ConfigError with the fix for anything unusable.
+    The model carries the spec without URL credentials (what usage, errors and files show); only
+    its endpoint has them."""
+    spec = public_spec(spec.strip())
     if cache is None:
         cache = cache_enabled_by_default()
     common: dict[str, Any] = {
@@ -77,10 +79,10 @@ def resolve(
 
         return HFLocalModel(spec, str(ensure_embedded_model()), **{**common, "max_concurrency": max_concurrency or 1})
     if kind in ("http", "https") and sep:
-        base_url, hash_, model = spec.partition("#")
+        base_url, hash_, model = full_spec(spec).partition("#")
         if not hash_ or not model:
-            raise ConfigError(f"{spec!r} names no model: write it as {base_url}#<model name>")
-        key = lookup("NCUSIM_HTTP_API_KEY") or "EMPTY"
+            raise ConfigError(f"{spec!r} names no model: write it as {spec.partition('#')[0]}#<model name>")
+        key = optional_key("NCUSIM_HTTP_API_KEY", "EMPTY")
         return OpenAICompatModel(spec, model, base_url, key, backend="http", key_var="NCUSIM_HTTP_API_KEY", **common)
     if kind == "openai" and rest:
         key = require_key("OPENAI_API_KEY", f"needed for {spec}")
@@ -94,7 +96,7 @@ def resolve(
         )
     if kind == "vllm" and rest:
         served, urls = vllm_endpoints(rest)
-        key = lookup("VLLM_API_KEY") or "EMPTY"
+        key = optional_key("VLLM_API_KEY", "EMPTY")
         replicas = [OpenAICompatModel(f"{spec}@{u}", served, u, key, backend="vllm", key_var="VLLM_API_KEY", **common) for u in urls]
         return MultiEndpointModel(spec, served, replicas, default_params=VLLM_DEFAULTS, **common)
     if kind == "hf" and rest:

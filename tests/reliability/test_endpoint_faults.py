@@ -133,7 +133,7 @@ def test_a_dialogue_whose_every_call_fails_is_marked_failed_then_finished_by_the
         # No timeout faults here: a long call timeout keeps a slow machine from adding retries.
         environ = {**os.environ, **FAST_RETRIES, "NCUSIM_CALL_TIMEOUT": "30", "NCUSIM_HTTP_API_KEY": secret}
         first = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=300)
-        assert first.returncode == 0, first.stderr[-2000:]
+        assert first.returncode == 1, first.stderr[-2000:]  # two dialogues failed
         forced = server.stats()["forced"]
         experiment = results / "multiwoz" / "ours" / "faulty" / "normal"
         failed = [experiment / f"{doomed.id}_{n}" for n in range(2)]

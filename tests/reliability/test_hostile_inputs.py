@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import shlex
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +75,21 @@ def test_a_dialogue_folder_linked_out_of_the_tree_is_not_written_through(referen
     assert snapshot(outside) == before  # nothing written through the link
 
 
+def test_a_tree_deeper_than_the_interpreters_stack_is_walked(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
+    deep = tmp_path / "tree"
+    deep.mkdir()
+    for _ in range(1400):  # 1,400 levels: past Python's recursion limit, under PATH_MAX (mkdir -p recurses)
+        deep /= "d"
+        deep.mkdir()
+    (deep / "normal").mkdir()
+    shutil.copytree(reference_folders / "multiwoz_train_dataset" / FOLDERS[0], deep / "normal" / FOLDERS[0])
+    for args in (("score", "--env", "multiwoz"), ("report", "--out", str(tmp_path / "report"))):
+        done = ncusim(tmp_path, data_home, args[0], str(tmp_path / "tree"), *args[1:])
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    score = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", str(tmp_path / "tree"))
+    assert "scored 1 dialogue folders" in score.stdout
+
+
 def test_analyze_counts_each_folder_once_beside_a_link_to_its_own_tree(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
     experiment = tree_of(reference_folders, tmp_path / "tree")
     (tmp_path / "tree" / "mirror-of-ours").symlink_to(experiment.parent.parent, target_is_directory=True)
@@ -117,6 +135,63 @@ def test_an_endless_answer_is_cut_at_the_body_cap(monkeypatch: pytest.MonkeyPatc
         with pytest.raises(ModelError, match="sent an answer too large to be a chat completion"):
             asyncio.run(model.chat([{"role": "user", "content": "hi"}]))
         assert len(server.requests) == 1  # a broken server is not asked again
+
+
+def bomb_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in members.items():
+            zipped.writestr(name, data)
+    return path
+
+
+def fetch(tmp_path: Path, data_home: Path, mirror: Path) -> subprocess.CompletedProcess[str]:
+    env = {**isolated_env(tmp_path, data_home), "NCUSIM_RESULTS_MIRROR": str(mirror)}
+    return subprocess.run([*NCUSIM, "fetch-results", "--env", "multiwoz"], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("members", "line"),
+    [
+        # A bomb beside incompressible data: the whole archive's ratio is low, the member's is not.
+        (
+            {"experiment_result/noise.bin": random.Random(5).randbytes(20 * 2**20), "experiment_result/x.json": b"\0" * (40 * 2**20)},
+            "'experiment_result/x.json' inflates 1,0",
+        ),
+        ({f"experiment_result/ours/m/normal/{i}.txt": b" " * (2 * 2**20) for i in range(12)}, "would unpack"),
+    ],
+    ids=["one-member", "many-members"],
+)
+def test_an_archive_bomb_is_refused_before_a_byte_is_unpacked(
+    data_home: Path, tmp_path: Path, members: dict[str, bytes], line: str
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    archive = bomb_zip(mirror / "experiment_result_multiwoz.zip", members)
+    assert archive.stat().st_size < 24 * 2**20  # a small download ...
+    done = fetch(tmp_path, data_home, mirror)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert line in done.stderr and "an archive bomb or a damaged archive: not unpacking it" in done.stderr
+    published = tmp_path / "results" / "published"
+    assert not published.exists() or not any(published.rglob("*"))  # ... that left nothing behind
+
+
+def test_an_archive_larger_than_the_free_space_is_not_started(data_home: Path, tmp_path: Path) -> None:
+    mirror, results = tmp_path / "mirror", tmp_path / "results"
+    mirror.mkdir()
+    results.mkdir()
+    text = "".join(f"{i:08x} dialogue turn {i * 7919 % 104729}\n" for i in range(160_000)).encode()  # ~5 MB, deflates ~4x
+    bomb_zip(mirror / "experiment_result_multiwoz.zip", {"experiment_result/ours/m/normal/MUL0001.json_0/log.txt": text})
+    env = {**isolated_env(tmp_path, data_home), "NCUSIM_RESULTS_MIRROR": str(mirror)}
+    command = shlex.join([*NCUSIM, "fetch-results", "--env", "multiwoz"])
+    script = f'mount -t tmpfs -o size=3m tmpfs {shlex.quote(str(results))} && {command}; echo "rc=$?" >&2; ls -A {results}'
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1] == "rc=2" and len(lines) == 2, done.stderr[-2000:]
+    assert "experiment_result_multiwoz.zip unpacks to" in lines[0]
+    assert "MiB free (with 256 MiB to spare): free some space and rerun" in lines[0]
+    assert done.stdout.splitlines() == ["multiwoz: fetching experiment_result_multiwoz.zip ..."]  # `ls -A` listed nothing left
 
 
 # --- names and text that reach the terminal or the file system -------------------------------

@@ -15,8 +15,9 @@ against its experiment's `regeneration_log.json`. What is checked:
   says the same;
 - the alignment: the judge's verdict matches its unmatched items, which are goal items of
   `dialogue_state_list.json`, whose remaining/used lists partition the initial items;
-- simulated once: the log's completed attempts are 1..k, each once, none after an aligned one,
-  k at most the attempt budget; the last is the folder's (`run_meta.json` attempt and seed) and
+- simulated once: the log's completed attempts are 1..k, each once, none after an aligned one
+  (except a redo of a folder whose files were damaged), k at most the attempt budget; the last is
+  the folder's (`run_meta.json` attempt and seed) and
   agrees with the folder's verdicts; `usage.json` counts the dialogue's calls.
 """
 
@@ -167,9 +168,9 @@ def check_dialogue(folder: Path, env: Environment, entries: list[dict[str, Any]]
     attempts = [e.get("attempt") for e in completed]
     if attempts != list(range(1, len(completed) + 1)):
         problems.append(f"completed attempts {attempts}: an attempt simulated twice or skipped")
-    elif len(completed) > max_attempts:
-        problems.append(f"{len(completed)} completed attempts for a budget of {max_attempts}")
-    elif any(e["aligned"] for e in completed[:-1]):
+    elif len(regular := [e for e in completed if not e.get("redo_of_damaged")]) > max_attempts:
+        problems.append(f"{len(regular)} completed attempts for a budget of {max_attempts}")
+    elif any(e["aligned"] and not after.get("redo_of_damaged") for e, after in zip(completed, completed[1:], strict=False)):
         problems.append("regenerated after an aligned attempt")
     else:
         last = completed[-1]
