@@ -52,6 +52,7 @@ from shared.files import read_json, write_json_atomic
 from shared.llm.endpoints import registry_path
 from shared.llm.keys import lookup, redact
 from shared.paths import results_dir
+from shared.state_files import ServingState, valid
 
 DEFAULT_PORT_BASE = 8000
 DEFAULT_TIMEOUT_S = 900.0
@@ -303,8 +304,11 @@ def read_state() -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     except ValueError:
-        raise ConfigError(f"{state_path()} is not valid JSON: stop the servers by hand and delete it") from None
-    return list(state.get("servers", []))
+        state = None
+    parsed = valid(ServingState, state)
+    if parsed is None:
+        raise ConfigError(f"{state_path()} is not a server list this kit wrote: stop the servers by hand and delete it")
+    return [entry.model_dump() for entry in parsed.servers]
 
 
 def _write_state(servers: list[dict[str, Any]]) -> None:
@@ -318,6 +322,8 @@ def _read_registry() -> dict[str, Any]:
         return {"models": {}}
     except ValueError:
         return {"models": {}}  # a broken registry is rewritten rather than blocking a launch
+    if not isinstance(registry, dict) or not isinstance(registry.get("models", {}), dict):
+        return {"models": {}}
     registry.setdefault("models", {})
     return registry
 

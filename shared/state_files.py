@@ -67,6 +67,27 @@ class RegenerationLogFile(RootModel[dict[str, list[LogEntry]]]):
     """regeneration_log.json: dialogue folder name -> its attempts, oldest first."""
 
 
+class CachedCompletion(_Open):
+    """One entry of the model-call cache (`NCUSIM_CACHE/llm`)."""
+
+    text: StrictStr
+    prompt_tokens: StrictInt
+    completion_tokens: StrictInt
+    finish_reason: StrictStr | None = None
+
+
+class ServerEntry(_Open):
+    name: StrictStr
+    pid: StrictInt
+    port: StrictInt
+
+
+class ServingState(_Open):
+    """servers.json: the vLLM servers the kit started (`make serve-vllm`)."""
+
+    servers: list[ServerEntry] = []
+
+
 class RunRecord(_Open):
     """run.json: one per experiment; each invocation of `simulate` appends to `invocations`."""
 

@@ -22,6 +22,7 @@ from shared.llm.cache import DiskCache
 from shared.llm.keys import scrub
 from shared.llm.retry import RetryPolicy, call_with_retries, explain
 from shared.llm.usage import ACTIVE_LEDGER, DEFAULT_LEDGER, UsageLedger
+from shared.state_files import CachedCompletion, valid
 
 Message = dict[str, str]
 Role = Literal["agent", "user", "helper", "judge"] | str
@@ -163,7 +164,7 @@ class BaseChatModel:
                 {"backend": self.backend, "endpoint": self.endpoint, "model": self.model, "messages": messages, "params": params}
             )
             hit = self.cache.get(key)
-            if hit is not None:
+            if hit is not None and valid(CachedCompletion, hit) is not None:  # a damaged entry is a miss
                 self.active_ledger.record(role, self.spec, self.backend, self.model, hit["prompt_tokens"], hit["completion_tokens"], True)
                 return ChatResult(
                     hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, self.spec, hit.get("finish_reason"), True

@@ -9,6 +9,7 @@ the consistency checker.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import shutil
@@ -20,10 +21,13 @@ from pathlib import Path
 import pytest
 
 from multiwoz_env.environment import MultiwozEnvironment
+from shared.llm import resolve
+from shared.llm.cache import DiskCache
 from shared.runner import completed, model_dir
 from tests.reliability.test_hostile_inputs import ncusim, scripted_simulate
 from tests.support.cli_env import isolated_env
 from tests.support.consistency import check_run
+from tests.support.openai_server import ScriptedOpenAIServer
 
 SCENARIO = "PMUL0095"
 
@@ -140,3 +144,26 @@ def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(data_home: Pa
         folder = meta.parent
         again = rerun / folder.relative_to(out / "after_full")
         assert {p.name: p.read_bytes() for p in folder.glob("*.json")} == {p.name: p.read_bytes() for p in again.glob("*.json")}
+
+
+def test_a_damaged_cache_entry_is_a_miss_not_an_answer(tmp_path: Path) -> None:
+    with ScriptedOpenAIServer() as server:
+        server.script(("reply", "first"), ("reply", "second"))
+        model = resolve(f"{server.base_url}#m", cache=DiskCache(tmp_path / "llm"))
+        messages = [{"role": "user", "content": "hi"}]
+        assert asyncio.run(model.chat(messages, temperature=0)).text == "first"
+        assert asyncio.run(model.chat(messages, temperature=0)).text == "first"  # from the cache
+        for entry in (tmp_path / "llm").rglob("*.json"):
+            entry.write_text(json.dumps({"text": ["not", "text"], "prompt_tokens": "11"}))
+        assert asyncio.run(model.chat(messages, temperature=0)).text == "second"  # asked again
+        assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("state", ["[]", '{"servers": [{"name": "m", "port": "8000"}]}', '{"servers": "none"}'])
+def test_a_damaged_server_list_gives_one_line(data_home: Path, tmp_path: Path, state: str) -> None:
+    serving = tmp_path / "results" / "serving"
+    serving.mkdir(parents=True)
+    (serving / "servers.json").write_text(state)
+    done = ncusim(tmp_path, data_home, "serving-status")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert f"{serving / 'servers.json'} is not a server list this kit wrote: stop the servers by hand and delete it" in done.stderr

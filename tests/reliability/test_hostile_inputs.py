@@ -82,12 +82,15 @@ def test_a_tree_deeper_than_the_interpreters_stack_is_walked(reference_folders: 
         deep /= "d"
         deep.mkdir()
     (deep / "normal").mkdir()
-    shutil.copytree(reference_folders / "multiwoz_train_dataset" / FOLDERS[0], deep / "normal" / FOLDERS[0])
-    for args in (("score", "--env", "multiwoz"), ("report", "--out", str(tmp_path / "report"))):
-        done = ncusim(tmp_path, data_home, args[0], str(tmp_path / "tree"), *args[1:])
-        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
-    score = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", str(tmp_path / "tree"))
-    assert "scored 1 dialogue folders" in score.stdout
+    try:
+        shutil.copytree(reference_folders / "multiwoz_train_dataset" / FOLDERS[0], deep / "normal" / FOLDERS[0])
+        for args in (("score", "--env", "multiwoz"), ("report", "--out", str(tmp_path / "report"))):
+            done = ncusim(tmp_path, data_home, args[0], str(tmp_path / "tree"), *args[1:])
+            assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        score = ncusim(tmp_path, data_home, "score", "--env", "multiwoz", str(tmp_path / "tree"))
+        assert "scored 1 dialogue folders" in score.stdout
+    finally:  # pytest's own clean-up (shutil.rmtree, recursive) would hit the limit; GNU rm does not
+        subprocess.run(["rm", "-rf", str(tmp_path / "tree")], check=True)
 
 
 def test_analyze_counts_each_folder_once_beside_a_link_to_its_own_tree(reference_folders: Path, data_home: Path, tmp_path: Path) -> None:
