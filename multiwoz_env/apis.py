@@ -280,7 +280,7 @@ def restaurant_book(
     for param, value in params.items():  # the time format is checked inside the type loop
         if not isinstance(value, types[param]):
             return wrong_type(param, types[param])
-        if param == "time" and not valid_time(value):
+        if param == "time" and isinstance(value, str) and not valid_time(value):  # a str: its type was checked just above
             return fail("Format of 'time' is invalid. Check the API documentation properly.")
     entities = sb.db.get("restaurant")
     if entities is None:

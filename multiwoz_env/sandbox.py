@@ -107,7 +107,7 @@ class Sandbox:
                     no_book[domain] = _no_book_list(domain, pristine, goal)
                     write_json_atomic(folder / "db" / f"{domain}{NO_BOOK_SUFFIX}", no_book[domain])
 
-        tables = {d: [] for d in domains if d != "attraction"}  # the unmapped names, as the original
+        tables: dict[str, list[dict[str, Any]]] = {d: [] for d in domains if d != "attraction"}  # the unmapped names, as the original
         for domain in tables:
             write_json_atomic(folder / "reservation" / f"{domain}_book_db.json", [])
         if model_name is not None:

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# A throwaway venv with the newest versions the kit's pyproject allows (no constraints.txt):
-# what a user would get if nothing were pinned. Used by `make test-latest` (drift guard) and
-# `make lock` (refresh constraints.txt on purpose). Usage: scripts/fresh_venv.sh DIR [PYTHON]
+# A throwaway venv with the newest versions the kit's pyproject allows (no lock): what a user would
+# get if nothing were pinned. Used by `make test-latest` (drift guard). Usage: scripts/fresh_venv.sh DIR [PYTHON]
 set -euo pipefail
 dir="$1"
 python="${2:-python3}"

@@ -70,7 +70,10 @@ def make_base(folder: Path) -> None:
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )  # fmt: skip
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config).to(torch.bfloat16)
+    model = LlamaForCausalLM(config)
+    # Called as Module.to: transformers wraps its `to` in functools.wraps, whose stub does not bind `self`.
+    module: torch.nn.Module = model
+    module.to(torch.bfloat16)  # in place: `to` converts the model's own parameters and returns the model
     if folder.exists():
         shutil.rmtree(folder)
     model.save_pretrained(folder)

@@ -368,10 +368,10 @@ def main() -> None:
             sys.exit(2)
         if exc.filename is None:
             raise  # not about a path: a defect, keep its traceback
-        where = Path(str(exc.filename))
-        if where.name.startswith(".") and where.name.endswith(".tmp"):  # an atomic write's temp file: name its folder
-            where = where.parent
-        typer.echo(f"ncusim: error: cannot use {where}: {_shown(exc.strerror or str(exc))}: check the path and its permissions", err=True)
+        path = Path(str(exc.filename))
+        if path.name.startswith(".") and path.name.endswith(".tmp"):  # an atomic write's temp file: name its folder
+            path = path.parent
+        typer.echo(f"ncusim: error: cannot use {path}: {_shown(exc.strerror or str(exc))}: check the path and its permissions", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("ncusim: interrupted", err=True)

@@ -651,10 +651,9 @@ def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:
             f"{progress.name:<48} {block.total_graded:>4}/{progress.total:<4} {fmt('success_rate')} {fmt('pass_rate')} "
             f"{fmt('goal_align')} {(f'{iga:6.1f}' if iga is not None else '     -')} {progress.ledger.total().cost_usd:9.4f}"
         )
-    total = runner.ledger.to_dict()["by_role"]
+    by_role = runner.ledger.by_role()
     out.append(
-        "cost by role: "
-        + ", ".join(f"{role} ${u['cost_usd']:.4f} ({u['calls']} calls, {u['retries']} retries)" for role, u in total.items())
+        "cost by role: " + ", ".join(f"{role} ${u.cost_usd:.4f} ({u.calls} calls, {u.retries} retries)" for role, u in by_role.items())
     )
     failures = [(progress.name, name, why) for progress in runner.progress.values() for name, why in sorted(progress.failures.items())]
     if failures:

@@ -135,14 +135,14 @@ def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None
                 by_group.setdefault(name, []).append(score)
         block.groups = {name: aggregate(members) for name, members in sorted(by_group.items())}
     for run in sorted(by_run):
-        group = sorted(by_run[run], key=lambda s: s.folder.name)
-        n = len(group)
+        run_scores = sorted(by_run[run], key=lambda s: s.folder.name)
+        n = len(run_scores)
         block.runs.append(run)
         block.total_graded += n
-        block.values["success_rate"].append(sum(s.passed for s in group) / n * 100)
-        block.values["pass_rate"].append(sum(s.pass_fraction for s in group) / n * 100)
-        block.values["goal_align"].append(sum(bool(s.aligned) for s in group) / n * 100)
-        block.missing_alignment += sum(s.aligned is None for s in group)
+        block.values["success_rate"].append(sum(s.passed for s in run_scores) / n * 100)
+        block.values["pass_rate"].append(sum(s.pass_fraction for s in run_scores) / n * 100)
+        block.values["goal_align"].append(sum(bool(s.aligned) for s in run_scores) / n * 100)
+        block.missing_alignment += sum(s.aligned is None for s in run_scores)
     return block
 
 

@@ -61,7 +61,9 @@ class _Reader:
                 out[self.value(key)] = self.value(item)
             return out
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-            return -node.operand.value
+            operand = node.operand.value
+            if isinstance(operand, int | float | complex):
+                return -operand
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Task", "Action"):
             if node.args or any(k.arg is None for k in node.keywords):
                 raise self.fail(node, f"{node.func.id}() with positional or ** arguments")

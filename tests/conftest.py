@@ -7,9 +7,54 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from shared.llm import keys
 from tests.support.openai_server import ScriptedOpenAIServer
+
+# Under pytest-xdist each worker gets its share of the cores for torch (OpenMP) and passes it on to
+# the servers and commands it starts: two workers each spinning two threads on two cores made the
+# model tests three times slower. Set before anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(_share))
+
+# Hypothesis: `ci` runs the example counts the fuzz tests were written for, `dev` a tenth of them
+# (HYPOTHESIS_PROFILE=dev, what `make check` uses). The tests scale their own counts from these.
+settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Markers by kind of cost, so a person can select (`-m "not cli and not slow"`); the slow and
+# xdist_group marks are set in the test modules themselves.
+KINDS = {
+    "cli": (
+        "tests/reliability/test_bad_input.py", "tests/reliability/test_crash_resume.py", "tests/reliability/test_hostile_inputs.py",
+        "tests/reliability/test_damaged_state.py", "tests/reliability/test_secret_leaks.py", "tests/reliability/test_security.py",
+        "tests/reliability/test_endpoint_faults.py", "tests/multiwoz/test_regrade_cli.py",
+    ),
+    "fuzz": ("tests/reliability/test_fuzz_parsers.py",),
+    "fidelity": (
+        "tests/fidelity/", "tests/paper/test_paper_differential.py", "tests/tau/test_golden_tools.py",
+        "tests/tau/test_tasks_and_reward.py::test_reward_cases",
+    ),
+}  # fmt: skip
+BROWSER_FIXTURE = "browser"  # tests/report: every test that takes it opens Chromium
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--crash-trials", type=int, default=20, help="SIGKILL trials of tests/reliability/test_crash_resume.py (CI: 20)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, prefixes in KINDS.items():
+            if item.nodeid.startswith(prefixes):  # a file, or a file's test
+                item.add_marker(marker)
+        if BROWSER_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
+
 
 # Resolved at import, before any test changes the working directory.
 MIRROR = Path(os.environ["NCUSIM_DATA_MIRROR"]).resolve() if os.environ.get("NCUSIM_DATA_MIRROR") else None

@@ -80,7 +80,8 @@ def _from_drive(env: str, staging: Path) -> tuple[Path, str]:
         listing = gdown.download_folder(id=DRIVE_FOLDER_ID, output=str(staging), quiet=True, use_cookies=False, skip_download=True)
     except Exception as exc:  # noqa: BLE001 - gdown raises many kinds; all mean "not reachable"
         raise DataError(f"cannot list the published results on Google Drive ({type(exc).__name__}): {hint}") from None
-    wanted = [item for item in listing or [] if Path(getattr(item, "path", "")).name == ARCHIVES[env]]
+    # skip_download=True lists file records (never the local paths, which are strings)
+    wanted = [item for item in listing or [] if not isinstance(item, str) and Path(item.path).name == ARCHIVES[env]]
     if not wanted:
         raise DataError(f"{ARCHIVES[env]} is not in the Drive folder {DRIVE_FOLDER_URL}: {hint}")
     target = staging / ARCHIVES[env]

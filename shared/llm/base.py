@@ -27,7 +27,7 @@ from shared.state_files import CachedCompletion, valid
 Message = dict[str, str]
 Role = Literal["agent", "user", "helper", "judge"] | str
 StructuredMode = Literal["json_schema", "prompt"]
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger("ncusim.llm")
 
 

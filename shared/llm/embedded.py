@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any, cast
 
 from shared.data import sha256_of
 from shared.errors import ConfigError
@@ -63,7 +64,8 @@ def ensure_embedded_model() -> Path:
         tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name)
         # The weights are de-quantised on load; drop the GGUF marker so they save as a plain model.
-        model.hf_quantizer = None
+        # cast: torch types Module.__setattr__ as taking only tensors and modules; any value is stored.
+        cast(Any, model).hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         # float32 on purpose: bfloat16 decodes ~1.4x faster on a 2-core CPU but prefills long agent

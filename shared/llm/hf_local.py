@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import ConfigError, ModelError
 from shared.llm.base import BaseChatModel, Completion, Message
+
+if TYPE_CHECKING:
+    from torch.nn import Module
 
 DEFAULT_MAX_NEW_TOKENS = 512
 PREFIX_CACHE_ENTRIES = 4
@@ -90,7 +93,9 @@ class HFLocalModel(BaseChatModel):
                 raise ConfigError("hf: and local models need the `local` extra: run `make setup`") from None
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.source)
-                model = AutoModelForCausalLM.from_pretrained(self.source, dtype="auto").to(self.device)
+                # Typed as a Module: transformers wraps its `to` in functools.wraps, whose stub does not bind `self`.
+                model: Module = AutoModelForCausalLM.from_pretrained(self.source, dtype="auto")
+                model = model.to(self.device)
             except OSError as exc:
                 raise ConfigError(f"cannot load model {self.source!r}: {str(exc).splitlines()[0]}") from None
             model.eval()

@@ -92,7 +92,8 @@ async def _body(reader: asyncio.StreamReader, headers: list[tuple[str, str]]) ->
     """The body, and False when it ended with the connection (which then cannot be reused)."""
     values = dict(headers)
     if "chunked" in values.get("transfer-encoding", "").lower():
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             size_text = (await _line(reader)).split(b";")[0].strip()
             try:

@@ -34,7 +34,11 @@ def _text_of(content: Any) -> str | None:
     if isinstance(content, str) or content is None:
         return content
     if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        parts: list[str] = []
+        for part in content:
+            part_text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(part_text, str):
+                parts.append(part_text)
         return "".join(parts) if parts else None
     return None
 
@@ -63,12 +67,15 @@ def parse_completion(body: bytes) -> Completion:
         text = _call_arguments(message)  # a forced tool call (paper mode's function specs)
     if text is None:
         raise EmptyCompletion("no content")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+    prompt_tokens = usage.get("prompt_tokens")
+    completion_tokens = usage.get("completion_tokens")
     finish = choice.get("finish_reason")
     done = Completion(
         text,
-        usage.get("prompt_tokens") if isinstance(usage.get("prompt_tokens"), int) else 0,
-        usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0,
+        prompt_tokens if isinstance(prompt_tokens, int) else 0,
+        completion_tokens if isinstance(completion_tokens, int) else 0,
         finish if isinstance(finish, str) else None,
     )
     if not text.strip():  # retried like any empty 200; used as the answer if every try is empty

@@ -73,7 +73,9 @@ class PaperTexts:
 
     def fstring(self, key: str, **fields: object) -> str:
         """An f-string of the original, rebuilt from its parts with the given field values."""
-        parts: FStringParts = self.values[key]
+        value = self.values[key]
+        assert isinstance(value, tuple), key
+        parts: FStringParts = value
         return "".join(text if kind == "text" else str(fields[text]) for kind, text in parts)
 
 

@@ -196,8 +196,9 @@ def read_losses(path: Path) -> tuple[list[tuple[int, float]], float | None]:
     return [(int(r["step"]), float(r["loss"])) for r in records if "loss" in r], mean
 
 
-def warmup_argument(config_class: type, ratio: float) -> dict[str, float]:
-    """transformers 4.x has `warmup_ratio`; 5.x dropped it and reads a float below 1 in `warmup_steps` as the ratio."""
+def warmup_argument(config_class: type, ratio: float) -> dict[str, Any]:
+    """transformers 4.x has `warmup_ratio`; 5.x dropped it and reads a float below 1 in `warmup_steps` as the ratio.
+    Typed `Any`: which keyword it is depends on the installed transformers, so no static type can check it."""
     names = {f.name for f in fields(config_class)}
     return {"warmup_ratio": ratio} if "warmup_ratio" in names else {"warmup_steps": ratio}
 
@@ -262,6 +263,7 @@ def fit(base: str, tokenizer: Any, dataset: Any, config: TrainConfig, output_dir
     )
     if quantize:
         # trl casts QLoRA adapters to bf16; the original trained them (and the optimiser state) in fp32.
+        assert trainer.model is not None  # the Trainer was given a model
         for param in trainer.model.parameters():
             if param.requires_grad:
                 param.data = param.data.float()
@@ -271,6 +273,7 @@ def fit(base: str, tokenizer: Any, dataset: Any, config: TrainConfig, output_dir
     trainer.save_model(str(output_dir))
     device = "cuda" if cuda else "cpu"
     logged, mean_loss = read_losses(loss_log)
+    assert trainer.model is not None
     four_bit = sum(1 for module in trainer.model.modules() if type(module).__name__ == "Linear4bit")
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
     return FitResult(output_dir, trainer.state.global_step, logged, mean_loss, seconds, device, quantize, four_bit, peak)

@@ -69,6 +69,7 @@ class BookReservation:
                 new_id = "HATHAV"
 
         # Only the flights are copied; passengers and payments are stored as the very objects given.
+        booked_flights = deepcopy(flights)
         record = {
             "reservation_id": new_id,
             "user_id": user_id,
@@ -76,7 +77,7 @@ class BookReservation:
             "destination": destination,
             "flight_type": flight_type,
             "cabin": cabin,
-            "flights": deepcopy(flights),
+            "flights": booked_flights,
             "passengers": passengers,
             "payment_history": payment_methods,
             "created_at": "2024-05-15T15:00:00",
@@ -86,7 +87,7 @@ class BookReservation:
         }
 
         price_total = 0
-        for segment in record["flights"]:
+        for segment in booked_flights:
             problem = _price_segment(data, segment, cabin, len(passengers))
             if problem is not None:
                 return problem

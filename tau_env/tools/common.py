@@ -92,7 +92,8 @@ def _postorder(root: ast.AST) -> Iterator[ast.AST]:
 def _call(node: ast.Call, callee: Any, arguments: list[Any]) -> NoReturn:
     """What CPython raises for `callee(...)`: bad unpacking first, else not callable. Without commas
     a call has at most one argument, `x`, `*x` or `**x`."""
-    for argument_node, value in zip(node.args + node.keywords, arguments, strict=True):
+    argument_nodes: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+    for argument_node, value in zip(argument_nodes, arguments, strict=True):
         if isinstance(argument_node, ast.Starred) and not isinstance(value, tuple):
             raise TypeError(f"{callee} argument after * must be an iterable, not {type(value).__name__}")
         if isinstance(argument_node, ast.keyword):  # no value built here is a mapping

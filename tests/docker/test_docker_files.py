@@ -476,7 +476,7 @@ def test_dockerignore_keeps_results_data_venvs_and_secrets_out() -> None:
         "tests/conftest.py",
     ):
         assert not in_build_context(path), f"{path} would be sent to the Docker build"
-    needed = ("pyproject.toml", "README.md", "constraints.txt", "shared/cli.py")
+    needed: tuple[str, ...] = ("pyproject.toml", "README.md", "constraints.txt", "shared/cli.py")
     needed += ("multiwoz_env/data_manifest.json", "tau_env/data_manifest.json")
     for path in needed:
         assert in_build_context(path), f"{path} is needed by the build"
@@ -502,15 +502,22 @@ def test_cpu_image_pins_follow_the_makefile() -> None:
     assert "download.pytorch.org/whl/cpu" in DOCKERFILES["cpu"].read_text(), "CPU torch, never the CUDA wheels"
     installs = [ins.args for ins in builder.instructions if ins.keyword == "RUN" and "-r /wheels/kit.txt" in ins.args]
     assert installs and all("-c constraints.txt" in run for run in installs), "the image installs the versions make setup pins"
-    assert make_variable("CONSTRAINTS") == "constraints.txt" and "-c $(CONSTRAINTS) -e '.[local,dev,train]'" in MAKEFILE.read_text()
+    makefile = MAKEFILE.read_text()
+    assert make_variable("CONSTRAINTS") == "constraints.txt" and "$(PIP) -c $(CONSTRAINTS) -e '.[" in makefile  # SETUP_WITH=pip
+    assert "$(UV) sync --frozen --inexact $(addprefix --extra ,$(SETUP_EXTRAS))" in makefile  # the default: the lock itself
 
 
-def test_constraints_pin_every_library_exactly_and_leave_torch_to_the_makefile() -> None:
+def test_constraints_are_the_lock_exported_and_leave_torch_to_the_makefile() -> None:
     pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
-    assert pins and all(re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", line) for line in pins), pins[:3]
-    names = {line.split("==")[0].lower().replace("_", "-") for line in pins}
+    assert pins and all(re.fullmatch(r"[a-z0-9._-]+==[A-Za-z0-9.+!-]+( ; .+)?", line) for line in pins), pins[:3]
+    exported = {line.split(" ; ")[0] for line in pins}
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked = {f"{p['name']}=={p['version']}" for p in lock["package"] if p["name"] != "ncusim"}
+    assert exported == locked  # every locked version, nothing else: `make constraints` after each `make lock`
+    names = {line.split("==")[0] for line in exported}
     assert {"httpx", "transformers", "trl", "peft", "accelerate", "datasets", "pydantic", "typer"} <= names
-    assert "torch" not in names and "ncusim" not in names
+    assert not names & {"torch", "vllm", "ncusim"}
+    assert lock["manifest"]["excludes"] == ["torch", "vllm"]
 
 
 def test_cuda_image_pins_the_training_stack() -> None:

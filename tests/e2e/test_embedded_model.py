@@ -14,7 +14,10 @@ from shared.llm import UsageLedger, resolve
 from shared.llm.embedded import GGUF_SHA256, MARKER, ensure_embedded_model
 
 # One xdist worker runs every test of the served model, so one `transformers serve` serves them all.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served-embedded")]
+pytestmark = [pytest.mark.slow]
+# The tests of the served model share one xdist worker, so one `transformers serve` serves them all;
+# the in-process ones load the model wherever they run.
+SERVED = pytest.mark.xdist_group("served-embedded")
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -50,6 +53,7 @@ def test_local_in_process_chat_and_structured(embedded_folder: Path) -> None:
     assert usage["helper"].calls >= 1 and usage["total" if False else "helper"].cost_usd == 0.0
 
 
+@SERVED
 def test_served_chat_and_structured_over_http(served_embedded: str) -> None:
     ledger = UsageLedger()
     model = resolve(served_embedded, ledger=ledger)
@@ -68,6 +72,7 @@ def test_served_chat_and_structured_over_http(served_embedded: str) -> None:
     assert roles["judge"].calls >= 1
 
 
+@SERVED
 def test_served_model_without_json_schema_mode_falls_back(served_embedded: str) -> None:
     model = resolve(served_embedded)
     model.structured_mode = "json_schema"

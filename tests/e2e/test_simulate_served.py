@@ -24,15 +24,15 @@ def test_simulate_two_behaviours_twice_and_nothing_is_redone(served_embedded: st
         sys.executable, "-m", "shared.cli", "simulate", "--env", "multiwoz",
         "--models", served_embedded, "--user-model", served_embedded, "--judge-model", helpers,
         *[arg for call in DEFAULTS if call not in ("user", "judge") for arg in ("--helper", f"{call}={helpers}")],
-        "--behaviors", "normal,tangential", "--n", "2", "--scenarios", "PMUL0095", "--attempts", "1",
+        "--behaviors", "normal,tangential", "--n", "1", "--scenarios", "PMUL0095", "--attempts", "1",
         "--max-steps", "3", "--agent-max-tokens", "48", "--user-max-tokens", "40", "--results", str(results),
     ]  # fmt: skip
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "pass 1: 4 of 4 dialogues to simulate" in first.stdout
+    assert "pass 1: 2 of 2 dialogues to simulate" in first.stdout
     folders = sorted(p.parent for p in results.rglob("grading_result.json"))
-    assert len(folders) == 4
+    assert len(folders) == 2
     for folder in folders:
         assert (folder / "goal_align_result.json").is_file() and (folder / "pass_or_fail.txt").read_text() in ("PASS", "FAIL")
         stats = json.loads((folder / "dialogue_stats.json").read_text())
@@ -41,7 +41,7 @@ def test_simulate_two_behaviours_twice_and_nothing_is_redone(served_embedded: st
         assert agent_chat[0]["role"] == "system" and agent_chat[1]["role"] == "user"
         usage = json.loads((folder / "usage.json").read_text())["by_role"]
         assert usage["agent"]["calls"] == stats["n_reasoning"] and usage["user"]["completion_tokens"] > 0
-    assert "Result of" in first.stdout and "total_graded_cnt: 2" in first.stdout
+    assert "Result of" in first.stdout and first.stdout.count("total_graded_cnt: 1") == 2
     stamps = {f: (f / "grading_result.json").stat().st_mtime_ns for f in folders}
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]

@@ -59,7 +59,7 @@ def sandbox_for(spec: dict[str, Any], folders: Path, work: Path, seed: int = 0) 
     if source == "global":
         domains = ["accommodation", "restaurant", "train", "attraction", "taxi"]
         db = {d: list(resources.db(d)) for d in domains}
-        tables = {d: [] for d in domains if d != "attraction"}
+        tables: dict[str, list[dict[str, Any]]] = {d: [] for d in domains if d != "attraction"}
         work.mkdir(parents=True, exist_ok=True)
         return Sandbox(db, {}, tables, domains, rng=rng, folder=work)
     if source == "folder":

@@ -43,6 +43,7 @@ def test_all_probes_agree(golden: Path, reference_folders: Path, data_home: Path
             calls += 1
             step = protocol.interpret("- Thought: probe\n- Action: API call" + call["payload"], sandbox)
             if step.error_call is not None:
+                assert sandbox.folder is not None  # sandbox_for gives every sandbox its work folder
                 (sandbox.folder / "error_call.txt").write_text(step.error_call)
             failures += [f"{probe['id']}[{index}] {call['payload']}: {p}" for p in check_call(call, step)]
         if gm.mask(gm.reservations_by_file(sandbox)) != probe["reservations_after"]:

@@ -105,7 +105,7 @@ def test_episode_logs_calls_and_spends_the_budget(data_home: Path, tmp_path: Pat
     messages = env.agent_messages(episode, [{"role": "user", "content": " I need a hotel."}])
     assert messages[0]["role"] == "system" and messages[0]["content"].rstrip().endswith("# Dialogue history:")
     first = env.act(episode, "- Thought: x\n- Action: API call{'api_name':'show_app_description','input_parameters':{}}")
-    assert not first.turn_over and first.observation.startswith("Observation: {'success': True")
+    assert not first.turn_over and first.observation is not None and first.observation.startswith("Observation: {'success': True")
     bad = env.act(episode, "- Action: API call{'api_name':'accommodation_retrieve','input_parameters':{'city':'cambridge'}}")
     assert (folder / "error_call.txt").read_text() == 'accommodation_retrieve{"city": "cambridge"}\n\n'
     assert bad.observation == protocol.error_observation(protocol.INVALID_INPUT)

@@ -82,9 +82,10 @@ def tau_outcome(text: str) -> dict[str, Any]:
     """What the Tau environment (one step on a fresh episode), its analysis and the report make of one reply."""
     from shared import environment
     from tau_env import analysis as tau_analysis
-    from tau_env.environment import parse_action
+    from tau_env.environment import TauEnvironment, parse_action
 
     env = environment.get("tau")
+    assert isinstance(env, TauEnvironment)
     name, kwargs = parse_action(text)
     with tempfile.TemporaryDirectory() as folder:
         episode = env.open_episode(env.scenario(*TAU_TASK), Path(folder), random.Random(0))

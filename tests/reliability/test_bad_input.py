@@ -448,11 +448,12 @@ class Batch:
 @pytest.fixture(scope="module")
 def batch(request: pytest.FixtureRequest, mirror: Path, linked_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Batch:
     """Every selected case, four at a time (each in its own folder): the table runs in a third of the time."""
-    selected = {
-        item.callspec.params["case"].id
+    params = [
+        item.callspec.params
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec") and "case" in item.callspec.params
-    }
+        if isinstance(item, pytest.Function) and item.module is request.module and hasattr(item, "callspec")
+    ]
+    selected = {case.id for p in params if isinstance(case := p.get("case"), Case)}
     cases = [c for c in CASES if c.id in selected]
     shared = [linked_home]
     before = [snapshot(folder) for folder in shared]

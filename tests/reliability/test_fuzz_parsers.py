@@ -43,15 +43,19 @@ from shared.usersim import Behaviors, UserSimulator
 from shared.usersim.impatience import remove_please, strip_please
 from shared.usersim.schemas import Complaints, ExtraGoals, ReasonedVerdict, Selection, Verdict
 from tau_env import analysis as tau_analysis
-from tau_env.environment import RESPOND, parse_action, trajectory_actions
+from tau_env.environment import RESPOND, TauEnvironment, parse_action, trajectory_actions
 from tau_env.tools.common import Calculate
 from tests.reliability import parser_corpus as corpus
 from tests.support.scripted_calls import ScriptedCalls
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-LOOP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# Counts scale with the loaded hypothesis profile (tests/conftest.py): `ci` runs 200 parser examples,
+# 25 whole MultiWOZ dialogues and 12 Tau ones; `dev` a tenth of each (at least 2).
+BASE = settings().max_examples  # a fresh settings object inherits the loaded profile
+QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+FUZZ = settings(max_examples=BASE, deadline=None, suppress_health_check=QUIET)
+LOOP = settings(max_examples=max(2, BASE // 8), deadline=None, suppress_health_check=QUIET)
 # A Tau dialogue is graded by replaying it and the task's ground truth on fresh DBs (about a second).
-LOOP_TAU = settings(LOOP, max_examples=12)
+LOOP_TAU = settings(LOOP, max_examples=max(2, BASE * 3 // 50))
 SENTINEL = corpus.SENTINEL
 OBSERVATION_PREFIXES = ("Observation: ", "# Observation: ")
 MULTIWOZ_KINDS = {"talk", "talk_format_error", "unsupported", "format_error", "parse_error", "unknown_api", "failed_call", "call"}
@@ -185,7 +189,9 @@ def test_multiwoz_protocol_takes_any_call_payload(text: str, sandbox: Sandbox) -
     if not protocol.is_api_call(action):
         return  # a fragment inserted into the payload moved the last `Action:`
     call = mw_analysis.parse_call(protocol.api_payload(action))
-    known = call is not None and isinstance(call["api_name"], str) and call["api_name"] in APIS
+    if call is None:
+        return
+    known = isinstance(call["api_name"], str) and call["api_name"] in APIS
     if known and isinstance(call["input_parameters"], dict):
         # it ran (or the API refused its parameters); parse_error: parameters JSON cannot carry (bytes, complex)
         assert corpus.multiwoz_kind(protocol.interpret(reply, sandbox)) in ("call", "failed_call", "parse_error")
@@ -208,6 +214,7 @@ def test_multiwoz_error_analysis_takes_any_call_log(texts: list[str], data_home:
 @pytest.fixture(scope="module")
 def tau_episode(data_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     env = environment.get("tau", max_steps=10**9)
+    assert isinstance(env, TauEnvironment)
     folder = tmp_path_factory.mktemp("tau") / "airline_0_0"
     return env, env.open_episode(env.scenario(*corpus.TAU_TASK), folder, random.Random(0))
 

@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import pytest
 
@@ -25,6 +26,9 @@ from shared.usersim.models import DEFAULTS
 from tests.runner.test_runner_scripted import TALK, USER, booking_calls
 from tests.support import scripts
 from tests.tau.test_tau_files_and_scores import STOP_USER, gt_replies
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog
 
 KIT = Path(__file__).resolve().parents[2]
 SCREENSHOT = KIT / "results" / "reports" / "test-screenshot.png"
@@ -113,11 +117,21 @@ def reference_tree(reference_folders: Path, experiment: Path) -> None:
     assert len(listed) == REFERENCE_COUNT
 
 
+class CommonPlan(TypedDict):
+    """The RunPlan arguments both scripted runs share."""
+
+    helper_models: dict[str, str]
+    judge_model: str
+    attempts: int
+    concurrency: int
+    results: Path
+
+
 def scripted_runs(tmp: Path, root: Path) -> None:
     """Ours: one MultiWOZ scenario, normal and tangential, N=2; one Tau task, N=1."""
     hotel, food = booking_calls()
     helpers = scripts.helpers(tmp / "helpers.json")
-    common = {
+    common: CommonPlan = {
         "helper_models": {call: helpers for call in DEFAULTS if call not in ("user", "judge")},
         "judge_model": helpers,
         "attempts": 1,
@@ -275,7 +289,12 @@ def test_dialogue_text_is_shown_as_text(reference_folders: Path, tmp_path: Path,
 
     dialogs: list[str] = []
     view = browser.new_page()
-    view.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    view.on("dialog", on_dialog)
     view.goto(page.as_uri())
     assert view.locator("#dlg-table tbody tr").count() == 1
     view.locator("#dlg-table tbody tr").first.click()

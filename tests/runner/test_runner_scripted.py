@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -91,6 +92,8 @@ def test_unaligned_dialogues_are_regenerated_and_scored_each_attempt(data_home: 
     run = json.loads((experiment / "run.json").read_text())
     assert run["iga"] == 0.0 and run["complete"] == 2 and run["invocations"][0]["passes"] == 3
     assert run["versions"]["httpx"] == version("httpx") and run["versions"]["pyyaml"] == version("pyyaml")
+    lock = Path(__file__).resolve().parents[2] / "uv.lock"
+    assert run["versions"]["uv_lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
     meta = json.loads((experiment / "MUL1274.json_0" / "run_meta.json").read_text())
     assert meta["attempt"] == 3 and meta["seed"] == log["MUL1274.json_0"][-1]["seed"]
     # A rerun has no attempts left: nothing is simulated, nothing is appended.

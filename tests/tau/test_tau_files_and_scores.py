@@ -84,7 +84,9 @@ def test_folder_has_the_original_tau_files(data_home: Path, tmp_path: Path) -> N
 
 def test_unavailable_service_prompt_lists_the_papers_tools() -> None:
     env = TauEnvironment()
-    templates = Templates([env.user_profile.prompt_dir / "user"])
+    prompt_dir = env.user_profile.prompt_dir
+    assert prompt_dir is not None  # Tau always names its prompt folder
+    templates = Templates([prompt_dir / "user"])
     shown = {}
     for domain in ("airline", "retail"):
         scenario = env.scenario(domain, task_data.test_indexes(domain)[0])

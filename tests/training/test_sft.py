@@ -61,7 +61,7 @@ def test_loss_decreases_on_a_repeated_batch(embedded_base: Path, tokenizer: Any,
 def test_train_then_merge_then_generate(crafted_tree: Path, tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BatchEncoding
 
     out = tmp_path / "run"
     runner = CliRunner()
@@ -98,6 +98,8 @@ def test_train_then_merge_then_generate(crafted_tree: Path, tmp_path: Path) -> N
     tokenizer = AutoTokenizer.from_pretrained(str(merged))
     hello = [{"role": "user", "content": "Hello"}]
     prompt = tokenizer.apply_chat_template(hello, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    assert isinstance(prompt, BatchEncoding)  # what return_dict=True gives
     generated = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert generated.shape[1] > prompt["input_ids"].shape[1]
-    assert tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+    reply = tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert isinstance(reply, str) and reply.strip()

@@ -75,6 +75,7 @@ def test_vllm_from_environment_and_registry(monkeypatch: pytest.MonkeyPatch, tmp
     registry.parent.mkdir(parents=True)
     registry.write_text(json.dumps({"models": {"ft": {"model": "/models/ft-merged", "endpoints": ["http://127.0.0.1:8005/v1"]}}}))
     served = resolve("vllm:ft")
+    assert isinstance(served, MultiEndpointModel)
     assert served.model == "/models/ft-merged" and len(served.replicas) == 1
     with pytest.raises(ConfigError, match="'other' is not served .*lists: ft"):
         resolve("vllm:other")

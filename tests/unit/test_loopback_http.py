@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
-from shared.llm.loopback_http import LoopbackClient, ProtocolError, loopback_target
+from shared.llm.loopback_http import LoopbackClient, ProtocolError, Response, loopback_target
 
 OK_JSON = b'{"choices": []}'
 
 # request bytes -> raw response; None: close without answering; (raw, "close"): answer, then close
 Answer = Callable[[bytes], "bytes | None | tuple[bytes, str]"]
+R = TypeVar("R")
 
 
-async def serve(answers: list[Answer], body: Callable[[LoopbackClient], Awaitable[object]]) -> tuple[object, list[int]]:
+async def serve(answers: list[Answer], body: Callable[[LoopbackClient], Awaitable[R]]) -> tuple[R, list[int]]:
     """Run `body` against a server that answers the i-th request with answers[i]; returns its result
     and, per request, the number of the connection it arrived on."""
     seen: list[int] = []
@@ -66,7 +68,7 @@ def ok(content: bytes = OK_JSON, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (len(content), extra, content)
 
 
-def post(client: LoopbackClient) -> Awaitable[object]:
+def post(client: LoopbackClient) -> Awaitable[Response]:
     return client.post("/v1/chat/completions", b'{"model": "m"}', {"Content-Type": "application/json"})
 
 
@@ -77,11 +79,11 @@ def test_request_line_headers_and_keep_alive_reuse() -> None:
         requests.append(request)
         return ok()
 
-    async def three(client: LoopbackClient) -> list[object]:
+    async def three(client: LoopbackClient) -> list[Response]:
         return [await post(client) for _ in range(3)]
 
     replies, seen = asyncio.run(serve([record] * 3, three))
-    assert [r.status for r in replies] == [200] * 3 and replies[0].content == OK_JSON  # type: ignore[attr-defined]
+    assert [r.status for r in replies] == [200] * 3 and replies[0].content == OK_JSON
     assert seen == [1, 1, 1]  # one connection for all three
     head = requests[0].split(b"\r\n\r\n")[0].split(b"\r\n")
     assert head[0] == b"POST /v1/chat/completions HTTP/1.1" and head[1].startswith(b"Host: 127.0.0.1:")
@@ -97,11 +99,11 @@ def test_chunked_body_with_trailer_and_interim_100() -> None:
         b"0\r\nX-Trailer: 1\r\n\r\n"
     )
 
-    async def two(client: LoopbackClient) -> list[object]:
+    async def two(client: LoopbackClient) -> list[Response]:
         return [await post(client), await post(client)]
 
     replies, seen = asyncio.run(serve([fixed(raw), fixed(ok())], two))
-    assert [r.content for r in replies] == [OK_JSON, OK_JSON] and seen == [1, 1]  # type: ignore[attr-defined]
+    assert [r.content for r in replies] == [OK_JSON, OK_JSON] and seen == [1, 1]
 
 
 @pytest.mark.parametrize(
@@ -112,29 +114,29 @@ def test_chunked_body_with_trailer_and_interim_100() -> None:
     ],
 )
 def test_connection_close_and_http10_open_a_new_connection(raw: bytes) -> None:
-    async def two(client: LoopbackClient) -> list[object]:
+    async def two(client: LoopbackClient) -> list[Response]:
         return [await post(client), await post(client)]
 
     replies, seen = asyncio.run(serve([fixed(raw), fixed(ok())], two))
-    assert [r.status for r in replies] == [200, 200] and seen == [1, 2]  # type: ignore[attr-defined]
+    assert [r.status for r in replies] == [200, 200] and seen == [1, 2]
 
 
 def test_body_without_length_ends_with_the_connection() -> None:
-    async def two(client: LoopbackClient) -> list[object]:
+    async def two(client: LoopbackClient) -> list[Response]:
         return [await post(client), await post(client)]
 
     replies, seen = asyncio.run(serve([then_close(b"HTTP/1.1 200 OK\r\n\r\n" + OK_JSON), fixed(ok())], two))
-    assert [r.content for r in replies] == [OK_JSON, OK_JSON] and seen == [1, 2]  # type: ignore[attr-defined]
+    assert [r.content for r in replies] == [OK_JSON, OK_JSON] and seen == [1, 2]
 
 
 def test_idle_connection_closed_by_the_server_is_not_reused() -> None:
-    async def two(client: LoopbackClient) -> list[object]:
+    async def two(client: LoopbackClient) -> list[Response]:
         first = await post(client)
         await asyncio.sleep(0.2)  # the server's FIN reaches the idle connection's reader
         return [first, await post(client)]
 
     replies, seen = asyncio.run(serve([then_close(ok()), fixed(ok())], two))
-    assert [r.status for r in replies] == [200, 200] and seen == [1, 2]  # type: ignore[attr-defined]
+    assert [r.status for r in replies] == [200, 200] and seen == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -155,14 +157,14 @@ def test_garbled_responses_raise_protocol_errors(raw: bytes, message: str) -> No
 def test_a_response_cut_short_raises_and_is_not_pooled() -> None:
     cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + OK_JSON
 
-    async def cut_then_ok(client: LoopbackClient) -> object:
+    async def cut_then_ok(client: LoopbackClient) -> Response:
         with pytest.raises(asyncio.IncompleteReadError):
             await post(client)
         assert client.idle == []
         return await post(client)
 
     reply, seen = asyncio.run(serve([then_close(cut), fixed(ok())], cut_then_ok))
-    assert reply.status == 200 and seen == [1, 2]  # type: ignore[attr-defined]
+    assert reply.status == 200 and seen == [1, 2]
 
 
 def test_only_plain_http_on_this_machine_is_served(monkeypatch: pytest.MonkeyPatch) -> None:
