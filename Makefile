@@ -252,11 +252,6 @@ DOCKER_CUDA_RUN = mkdir -p $(DOCKER_DIRS) && $(DOCKER_BIN) run $(DOCKER_RUN_ARGS
 DOCKER_CUDA_SERVE = mkdir -p $(DOCKER_DIRS) && $(DOCKER_BIN) run $(DOCKER_RUN_ARGS) --gpus $(DOCKER_GPUS) --shm-size $(DOCKER_SHM) \
 	--network host --name $(DOCKER_VLLM_CONTAINER) $(if $(filter 1 true yes,$(DOCKER_DETACH)),--detach) \
 	--entrypoint /bin/sh $(DOCKER_IMAGE_CUDA) -c 'ncusim serve-vllm "$$@" && exec sleep infinity' serve-vllm
-# The pattern for the GPU targets (issue 8), as `simulate` does it:
-#   train: $(if $(USE_DOCKER),,setup) ## ...
-#   	$(if $(USE_DOCKER),$(DOCKER_CUDA_RUN),$(BIN)/ncusim) train $(TRAIN_ARGS)
-#   serve-vllm: ...
-#   	$(if $(USE_DOCKER),$(DOCKER_CUDA_SERVE),$(BIN)/ncusim serve-vllm) --model '$(MODEL)' --gpus '$(GPUS)' ...
 # DOCKER_GPUS=all keeps the host's GPU numbering inside the container, so GPUS=0,1 means the same GPUs.
 
 docker-build-cpu: ## build the CPU image ncusim-cpu:<version> (API runs, embedded model; DOCKER_CPU_EXTRAS= for API only)

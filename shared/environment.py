@@ -169,6 +169,7 @@ def get(name: str, **options: Any) -> Environment:
     except (ImportError, AttributeError):
         raise ConfigError(f"environment {name!r} is not available in this version of the kit ({target} is missing)") from None
     try:
-        return factory(**options)
+        env: Environment = factory(**options)  # the module's factory, found by name
+        return env
     except TypeError as exc:
         raise ConfigError(f"environment {name!r} does not take these options: {', '.join(options)} ({exc})") from None

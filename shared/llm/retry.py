@@ -57,7 +57,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(self.max_delay, max(0.0, retry_after))
-        return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+        return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2.0**attempt)
 
 
 def _status(exc: BaseException) -> int | None:

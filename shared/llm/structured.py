@@ -30,7 +30,7 @@ def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part, {})
-        return target
+        return target if isinstance(target, dict) else {}
     if "anyOf" in node:
         options = [o for o in node["anyOf"] if o.get("type") != "null"]
         return _resolve(options[0], root) if options else node

@@ -31,10 +31,6 @@ COMPOSE = DOCKER / "compose.yaml"
 MAKEFILE = ROOT / "Makefile"
 README = ROOT / "README.md"
 
-# issue 8: the serving and training commands/targets are being added; a name listed here may be
-# missing until then. Only missing names are excused, so each check turns strict as they land.
-PENDING_ISSUE_8 = frozenset({"serve-vllm", "stop-vllm", "serving-status", "train", "merge"})
-
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 KEY_VARS = ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "NCUSIM_HTTP_API_KEY", "VLLM_API_KEY")
 # Where the kit reads and writes inside the images: NCUSIM_HOME=/kit, NCUSIM_CACHE=/cache.
@@ -674,18 +670,12 @@ def test_cuda_prefixes() -> None:
 
 
 def test_gpu_targets_take_docker() -> None:
-    """`make serve-vllm/train ... DOCKER=1` go through the CUDA prefixes (issue 8 wires them)."""
+    """`make serve-vllm/train/merge ... DOCKER=1` go through the CUDA prefixes."""
     text = MAKEFILE.read_text()
-    waiting = []
     for target in ("serve-vllm", "train", "merge"):
-        if target not in make_targets():
-            waiting.append(f"{target} (no target yet)")
-            continue
+        assert target in make_targets(), target
         recipe = re.search(rf"^{target}:.*\n((?:\t.*\n?)*)", text, re.MULTILINE)
-        if recipe and "DOCKER_CUDA_" not in recipe.group(1):
-            waiting.append(f"{target} (no DOCKER=1 branch yet)")
-    if waiting:
-        pytest.skip("issue 8: " + ", ".join(waiting))
+        assert recipe and "DOCKER_CUDA_" in recipe.group(1), f"{target} has no DOCKER=1 branch"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,23 +708,15 @@ def referenced() -> tuple[set[str], set[str]]:
 def test_referenced_make_targets_exist() -> None:
     targets, _ = referenced()
     assert {"docker-build-cpu", "docker-build-cuda", "simulate"} <= targets
-    missing = targets - make_targets() - PENDING_ISSUE_8
+    missing = targets - make_targets()
     assert not missing, f"no such make target: {sorted(missing)}"
 
 
 def test_referenced_ncusim_commands_exist() -> None:
     _, commands = referenced()
     assert {"simulate", "data"} <= commands
-    missing = commands - cli_commands() - PENDING_ISSUE_8
+    missing = commands - cli_commands()
     assert not missing, f"no such ncusim command: {sorted(missing)}"
-
-
-def test_issue_8_names_pending() -> None:
-    """Reports (as a skip) which issue-8 names the checks above still excuse; passes once all exist."""
-    targets, commands = referenced()
-    waiting = sorted((targets - make_targets()) & PENDING_ISSUE_8) + sorted((commands - cli_commands()) & PENDING_ISSUE_8)
-    if waiting:
-        pytest.skip(f"issue 8: not there yet: {', '.join(waiting)}")
 
 
 def test_readme_documents_the_containers() -> None:
