@@ -38,7 +38,11 @@ class Episode:
 
 class MultiwozEnvironment(AnalysisFromModule):
     name = "multiwoz"
+    title = "MultiWOZ"
     analysis_module = "multiwoz_env.analysis"
+    default_attempts = 5  # the original's MultiWOZ runner regenerated up to 5 times
+    published_archive: str | None = "experiment_result_multiwoz.zip"
+    data_package: str | None = "multiwoz_env"
 
     def __init__(
         self,

@@ -53,11 +53,12 @@ def data(
     """Fetch the upstream data at the pinned commit and verify every file by SHA-256."""
     from shared import data as d
 
-    envs = list(d.ENVIRONMENTS) if env is EnvChoice.all else [env.value]
-    if reference and env is EnvChoice.tau:
-        raise ConfigError("reference dialogue folders exist for multiwoz only")
+    envs = d.environments() if env is EnvChoice.all else [env.value]
     if reference:
-        envs = ["multiwoz"]
+        having = [e for e in d.environments() if d.load_manifest(e).reference]
+        if env is not EnvChoice.all and env.value not in having:
+            raise ConfigError(f"reference dialogue folders exist for {', '.join(having)} only")
+        envs = having
     entries = d.entries_for(envs, reference=reference)
     source = d.make_source(mirror, base_url)
     label = "reference folders" if reference else "+".join(envs)
@@ -135,12 +136,17 @@ def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> di
         raise ConfigError(f"--max-steps must be between 1 and {MAX_STEPS_LIMIT}, not {max_steps} (the paper: 30)")
     options: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
     if domains:
-        if env is not EnvName.tau:
-            raise ConfigError("--domains applies to tau only (MultiWOZ scenarios choose their own domains)")
+        from shared import environment
+
+        chosen_env = environment.get(env.value)
+        selectable = chosen_env.selectable_domains
+        if not selectable:
+            having = [n for n in environment.names() if environment.get(n).selectable_domains]
+            raise ConfigError(f"--domains applies to {', '.join(having)} only ({chosen_env.title} scenarios choose their own domains)")
         chosen = _split_list(domains)
-        unknown = sorted(set(chosen) - {"airline", "retail"})
+        unknown = sorted(set(chosen) - set(selectable))
         if unknown or not chosen:
-            raise ConfigError(f"unknown Tau domain(s) {', '.join(unknown) or repr(domains)}: choose airline, retail")
+            raise ConfigError(f"unknown {chosen_env.title} domain(s) {', '.join(unknown) or repr(domains)}: choose {', '.join(selectable)}")
         options["domains"] = tuple(dict.fromkeys(chosen))
     return options
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from shared import environment
 from shared.errors import ConfigError, DataError
 from shared.files import write_bytes_atomic
 from shared.paths import data_path
@@ -29,7 +30,6 @@ from shared.paths import data_path
 UPSTREAM_REPO = "holi-lab/NCUser"
 UPSTREAM_COMMIT = "7e24bba1e5cce16c58b9d723be8788022c7b712d"
 DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/{UPSTREAM_REPO}/{UPSTREAM_COMMIT}/"
-ENVIRONMENTS = ("multiwoz", "tau")
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,16 @@ class Manifest:
     reference: tuple[FileEntry, ...] = ()
 
 
+def environments() -> list[str]:
+    """The environments with upstream data (a manifest in their package)."""
+    return list(environment.with_upstream_data())
+
+
 def load_manifest(env: str) -> Manifest:
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"unknown environment {env!r}: choose one of {', '.join(ENVIRONMENTS)}")
-    raw = json.loads(resources.files(f"{env}_env").joinpath("data_manifest.json").read_text())
+    packages = environment.with_upstream_data()
+    if env not in packages:
+        raise ConfigError(f"unknown environment {env!r}: choose one of {', '.join(packages)}")
+    raw = json.loads(resources.files(packages[env]).joinpath("data_manifest.json").read_text())
 
     def entries(key: str) -> tuple[FileEntry, ...]:
         return tuple(FileEntry(e["path"], e["sha256"], int(e["size"])) for e in raw.get(key, []))

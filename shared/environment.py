@@ -11,6 +11,7 @@ import importlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
@@ -80,6 +81,13 @@ class ActResult:
 @runtime_checkable
 class Environment(Protocol):
     name: str
+    title: str  # how reports and tables name it ("MultiWOZ")
+    default_attempts: int  # regeneration attempts per dialogue when the run does not say (the paper's)
+    published_archive: str | None  # the paper's published dialogues (`make fetch-results`), if any
+    # The package whose `data_manifest.json` lists the environment's upstream files (fetched into
+    # `<kit>/<package>/data/`), or None for an environment that brings its own data.
+    data_package: str | None
+    selectable_domains: tuple[str, ...]  # what `--domains` may choose from; () when scenarios fix their domains
     user_profile: UserProfile
     grade_file: str  # the file whose presence (with goal_align_result.json) marks a finished dialogue
 
@@ -121,9 +129,19 @@ class Environment(Protocol):
 class AnalysisFromModule:
     """`analyze_dialogue`, `summarize_analysis` and `analysis_labels` of an environment whose
     analysis module has `dialogue_record(folder)`, `summarize(records)` and `PARITY_LABELS`;
-    the module is imported on first use (simulating never needs it)."""
+    the module is imported on first use (simulating never needs it). Also the defaults of the
+    descriptive members, which an environment overrides as class attributes."""
 
+    name: str = ""
     analysis_module: str = ""
+    default_attempts: int = 5
+    published_archive: str | None = None
+    data_package: str | None = None
+    selectable_domains: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return self.name
 
     def _analysis(self) -> Any:
         return importlib.import_module(self.analysis_module)
@@ -149,10 +167,41 @@ _REGISTRY: dict[str, Callable[..., Environment]] = {}
 
 def register(name: str, factory: Callable[..., Environment]) -> None:
     _REGISTRY[name] = factory
+    with_upstream_data.cache_clear()
+    published.cache_clear()
+
+
+def unregister(name: str) -> None:
+    """Remove a registered environment (tests, plug-in reloads)."""
+    _REGISTRY.pop(name, None)
+    with_upstream_data.cache_clear()
+    published.cache_clear()
 
 
 def names() -> list[str]:
     return sorted(set(BUILTIN) | set(_REGISTRY))
+
+
+@cache  # data paths are resolved per file: the registry is asked once (register() clears it)
+def with_upstream_data() -> dict[str, str]:
+    """Environment name -> the package holding its data manifest, for those with upstream data."""
+    out = {}
+    for name in names():
+        package = getattr(get(name), "data_package", None)  # an environment of the protocol's older shape has none
+        if package:
+            out[name] = package
+    return out
+
+
+@cache
+def published() -> dict[str, str]:
+    """Environment name -> the archive of the paper's published dialogues, for those that have one."""
+    out = {}
+    for name in names():
+        archive = getattr(get(name), "published_archive", None)
+        if archive:
+            out[name] = archive
+    return out
 
 
 def get(name: str, **options: Any) -> Environment:

@@ -28,7 +28,9 @@ def data_path(repo_path: str) -> Path:
     `multiwoz_env/persona/x.json` lives at `<kit>/multiwoz_env/data/persona/x.json`: the first
     component picks the environment package, whose git-ignored `data/` folder holds the rest.
     """
+    from shared.environment import with_upstream_data  # imported here: the seam's modules import this one
+
     package, _, rest = repo_path.partition("/")
-    if package not in ("multiwoz_env", "tau_env") or not rest:
+    if package not in with_upstream_data().values() or not rest:
         raise ValueError(f"not an environment data path: {repo_path!r}")
     return kit_home() / package / "data" / rest

@@ -51,7 +51,6 @@ from shared.writer_lock import WriterLock
 LOCAL_PREFIXES = ("local", "hf:", "scripted:")
 MAX_N = 1000  # simulations per scenario (the paper: 4)
 MAX_DIALOGUES = 1_000_000  # per plan, checked before the plan is built
-DEFAULT_ATTEMPTS = {"multiwoz": 5, "tau": 10}
 
 
 @dataclass
@@ -108,7 +107,7 @@ class RunPlan:
 
     @property
     def max_attempts(self) -> int:
-        return self.attempts or DEFAULT_ATTEMPTS.get(self.env, 5)
+        return self.attempts or environment.get(self.env).default_attempts
 
     @property
     def root(self) -> Path:
@@ -261,6 +260,7 @@ class Runner:
         self.progress: dict[Path, ExperimentProgress] = {}
         self.passes = 0
         self.full: OSError | None = None  # a disk-full error met while recording a dialogue
+        self.max_attempts = plan.attempts or self.env.default_attempts
 
     # --- plan ---------------------------------------------------------------------------
 
@@ -467,7 +467,7 @@ class Runner:
             return True
         if read_aligned(spec.folder):
             return False
-        return self.logs[spec.experiment].completed_attempts(spec.folder.name) < self.plan.max_attempts
+        return self.logs[spec.experiment].completed_attempts(spec.folder.name) < self.max_attempts
 
     def score(self, specs: Sequence[DialogueSpec]) -> dict[Path, ScoreBlock]:
         by_experiment: dict[Path, list[DialogueScore]] = {}
@@ -525,7 +525,7 @@ class Runner:
         limit = asyncio.Semaphore(self.plan.concurrency)
         blocks: dict[Path, ScoreBlock] = {}
         started = time.monotonic()
-        while self.passes < self.plan.max_attempts:
+        while self.passes < self.max_attempts:
             # A dialogue whose attempt failed (failure.json) waits for the next invocation: rerunning
             # it at once would pay again for every call before the one that keeps failing.
             needed = [s for s in specs if self.needs_run(s)]  # one look at each folder per pass

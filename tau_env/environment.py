@@ -136,7 +136,12 @@ class TauEpisode:
 
 class TauEnvironment(AnalysisFromModule):
     name = "tau"
+    title = "Tau-Bench"
     analysis_module = "tau_env.analysis"
+    default_attempts = 10  # the original's Tau runner regenerated up to 10 times
+    published_archive: str | None = "experiment_result_tau.zip"
+    data_package: str | None = "tau_env"
+    selectable_domains: tuple[str, ...] = tuple(DOMAINS)
 
     def __init__(
         self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS, prompts: str = "ncusim"

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from shared import environment
 from shared.errors import ConfigError, printable
 from shared.files import write_text_atomic
 from shared.paths import results_dir
@@ -74,19 +75,19 @@ def analyze(
 
 
 def fetch_results(
-    env: Annotated[list[str] | None, typer.Option(help="multiwoz and/or tau (default both)")] = None,
+    env: Annotated[list[str] | None, typer.Option(help="an environment with published dialogues; repeatable (default all)")] = None,
     force: Annotated[bool, typer.Option(help="download and unpack again even when present")] = False,
 ) -> None:
     """Download the paper's published dialogues (Google Drive, or NCUSIM_RESULTS_MIRROR) to results/published/<env>/."""
     from shared.analysis.published import fetch_published
 
-    for report in fetch_published(env or ["multiwoz", "tau"], force=force, echo=typer.echo):
+    for report in fetch_published(env or None, force=force, echo=typer.echo):
         typer.echo(report.line())
 
 
 def reproduce_paper(
     source: Annotated[str, typer.Option(help="published (results/published/<env>) or results (our runs, results/<env>)")] = "published",
-    env: Annotated[list[str] | None, typer.Option(help="multiwoz and/or tau (default: every one present)")] = None,
+    env: Annotated[list[str] | None, typer.Option(help="an environment; repeatable (default: every one present)")] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default results/reports/paper)")] = None,
 ) -> None:
     """The paper's tables recomputed from dialogue folders, beside the paper's numbers (Markdown, CSV, PNG)."""
@@ -96,7 +97,7 @@ def reproduce_paper(
     if source not in ("published", "results"):
         raise ConfigError(f"unknown source {source!r}: choose published or results")
     roots = {}
-    for name in env or ["multiwoz", "tau"]:
+    for name in env or (list(environment.published()) if source == "published" else environment.names()):
         root = published_root(name) / TREE if source == "published" else results_dir() / name
         if root.is_dir():
             roots[name] = root

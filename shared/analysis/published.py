@@ -39,7 +39,6 @@ MAX_RATIO = 100  # whole archive
 MAX_MEMBER_RATIO = 1_000  # one member
 RATIO_FLOOR = 16 * 2**20  # below this, ratios are not looked at (tiny files compress oddly)
 DISK_MARGIN = 256 * 2**20  # left free after unpacking
-ARCHIVES = {"multiwoz": "experiment_result_multiwoz.zip", "tau": "experiment_result_tau.zip"}
 TREE = "experiment_result"
 
 
@@ -62,12 +61,20 @@ class FetchReport:
         return f"{self.env}: {self.status}, {self.dialogues} dialogue folders in {where} (sha256 {self.sha256[:12]}, from {self.source})"
 
 
+def archive_of(env: str) -> str:
+    """The published archive's file name, as the environment declares it."""
+    archive = environment.published().get(env)
+    if archive is None:
+        raise DataError(f"no published results for {env!r}: choose {', '.join(environment.published())}")
+    return archive
+
+
 def _from_mirror(env: str, staging: Path) -> tuple[Path, str]:
     mirror = Path(os.environ["NCUSIM_RESULTS_MIRROR"])
-    archive = mirror / ARCHIVES[env]
+    archive = mirror / archive_of(env)
     if not archive.is_file():
-        raise DataError(f"NCUSIM_RESULTS_MIRROR={mirror} has no {ARCHIVES[env]}")
-    copy = staging / ARCHIVES[env]
+        raise DataError(f"NCUSIM_RESULTS_MIRROR={mirror} has no {archive_of(env)}")
+    copy = staging / archive_of(env)
     shutil.copyfile(archive, copy)
     return copy, f"mirror {mirror}"
 
@@ -75,22 +82,22 @@ def _from_mirror(env: str, staging: Path) -> tuple[Path, str]:
 def _from_drive(env: str, staging: Path) -> tuple[Path, str]:
     import gdown  # imported here: only this path needs it
 
-    hint = f"download {ARCHIVES[env]} by hand from {DRIVE_FOLDER_URL} into a folder and set NCUSIM_RESULTS_MIRROR=<that folder>"
+    hint = f"download {archive_of(env)} by hand from {DRIVE_FOLDER_URL} into a folder and set NCUSIM_RESULTS_MIRROR=<that folder>"
     try:
         listing = gdown.download_folder(id=DRIVE_FOLDER_ID, output=str(staging), quiet=True, use_cookies=False, skip_download=True)
     except Exception as exc:  # noqa: BLE001 - gdown raises many kinds; all mean "not reachable"
         raise DataError(f"cannot list the published results on Google Drive ({type(exc).__name__}): {hint}") from None
     # skip_download=True lists file records (never the local paths, which are strings)
-    wanted = [item for item in listing or [] if not isinstance(item, str) and Path(item.path).name == ARCHIVES[env]]
+    wanted = [item for item in listing or [] if not isinstance(item, str) and Path(item.path).name == archive_of(env)]
     if not wanted:
-        raise DataError(f"{ARCHIVES[env]} is not in the Drive folder {DRIVE_FOLDER_URL}: {hint}")
-    target = staging / ARCHIVES[env]
+        raise DataError(f"{archive_of(env)} is not in the Drive folder {DRIVE_FOLDER_URL}: {hint}")
+    target = staging / archive_of(env)
     try:
         got = gdown.download(id=wanted[0].id, output=str(target), quiet=False, use_cookies=False)
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"downloading {ARCHIVES[env]} failed ({type(exc).__name__}): {hint}") from None
+        raise DataError(f"downloading {archive_of(env)} failed ({type(exc).__name__}): {hint}") from None
     if not got or not target.is_file():
-        raise DataError(f"downloading {ARCHIVES[env]} failed: {hint}")
+        raise DataError(f"downloading {archive_of(env)} failed: {hint}")
     return target, f"Google Drive {DRIVE_FOLDER_URL}"
 
 
@@ -153,13 +160,11 @@ def _find_tree(unpacked: Path) -> Path:
     raise DataError(f"the archive has no {TREE}/ folder")
 
 
-def fetch_published(
-    envs: Sequence[str] = ("multiwoz", "tau"), force: bool = False, echo: Callable[[str], None] = print
-) -> list[FetchReport]:
+def fetch_published(envs: Sequence[str] | None = None, force: bool = False, echo: Callable[[str], None] = print) -> list[FetchReport]:
+    """Every environment with a published archive unless `envs` names some."""
     reports = []
-    for env in envs:
-        if env not in ARCHIVES:
-            raise DataError(f"no published results for {env!r}: choose {', '.join(ARCHIVES)}")
+    for env in envs if envs is not None else list(environment.published()):
+        archive_of(env)  # an environment without published dialogues: one line
         target = published_root(env)
         source_file = target / "SOURCE.json"
         if source_file.is_file() and (target / TREE).is_dir() and not force:
@@ -172,7 +177,7 @@ def fetch_published(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
-            echo(f"{env}: fetching {ARCHIVES[env]} ...")
+            echo(f"{env}: fetching {archive_of(env)} ...")
             archive, source = _from_mirror(env, staging) if os.environ.get("NCUSIM_RESULTS_MIRROR") else _from_drive(env, staging)
             check_archive(archive, unpack_into=staging)
             digest = sha256_of(archive)
@@ -181,14 +186,14 @@ def fetch_published(
             tree = _find_tree(staging / "unpacked")
             count = len(dialogue_folders(tree, environment.get(env).is_dialogue_folder))
             if count == 0:
-                raise DataError(f"{ARCHIVES[env]} holds no {env} dialogue folders under {TREE}/")
+                raise DataError(f"{archive_of(env)} holds no {env} dialogue folders under {TREE}/")
             ready = staging / "ready"
             ready.mkdir()
             tree.rename(ready / TREE)
             write_text_atomic(
                 ready / "SOURCE.json",
                 json.dumps(
-                    {"archive": ARCHIVES[env], "sha256": digest, "bytes": archive.stat().st_size, "dialogues": count,
+                    {"archive": archive_of(env), "sha256": digest, "bytes": archive.stat().st_size, "dialogues": count,
                      "source": source, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S")},
                     indent=2,
                 ),

@@ -19,7 +19,6 @@ from shared import environment
 from shared.environment import Environment
 from shared.scoring import TreeScore, dialogue_folders, run_index, score_tree
 
-ENVIRONMENTS = ("multiwoz", "tau")
 MAX_TEXT = 4000  # characters of one observation kept in the page (API results can be long)
 MAX_UTTERANCE = 20000
 TAU_OBSERVATION = "API output: "
@@ -333,7 +332,7 @@ def grade_summary(env_name: str, grade: dict[str, Any]) -> dict[str, Any]:
 def collect(root: Path) -> ReportData:
     """Records, transcripts and score blocks of every dialogue folder under `root`."""
     root = Path(root)
-    envs = {name: environment.get(name) for name in ENVIRONMENTS}
+    envs = {name: environment.get(name) for name in environment.names()}
     data = ReportData(root=root)
     found = find_dialogues(root, envs) if root.is_dir() else []
     used = sorted({name for name, _ in found})

@@ -16,12 +16,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from shared import __version__
+from shared import __version__, environment
 from shared.analysis.report import ExperimentRow, Section
 from shared.analysis.report_data import ReportData
 from shared.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Spread
 
-ENV_TITLES = {"multiwoz": "MultiWOZ", "tau": "Tau-Bench"}
 MAX_FAILURES_SHOWN = 200
 
 
@@ -106,7 +105,7 @@ def score_section(rows: Sequence[ExperimentRow]) -> str:
     for env in sorted({r.env for r in rows}):
         mine = [r for r in rows if r.env == env]
         body = table(SCORE_COLUMNS, score_rows(mine), "scores")
-        parts.append(f'<h3>{esc(ENV_TITLES.get(env, env))}</h3><div class="scroll">{body}</div>')
+        parts.append(f'<h3>{esc(environment.get(env).title)}</h3><div class="scroll">{body}</div>')
     note = (
         "Each rate: mean ± std over the N runs (population std, as the original's evaluator) "
         f"[bootstrap 95% CI over scenarios: {BOOTSTRAP_RESAMPLES} resamples of the scenarios with replacement, seed "
@@ -481,7 +480,7 @@ def render(
         "transcripts": {str(k): v for k, v in data.transcripts.items()},
         "prompts": data.prompts,
     }
-    envs = ", ".join(ENV_TITLES.get(e, e) for e in data.envs)
+    envs = ", ".join(env.title for env in data.envs.values())
     summary = (
         f"{len(data.dialogues)} dialogues ({envs}) under {data.root.resolve()} · {sum(r.group is None for r in rows)} experiments · "
         f"{len(data.failures)} not gradable · generated {time.strftime('%Y-%m-%d %H:%M')} by ncusim {__version__}"

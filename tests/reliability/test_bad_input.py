@@ -37,6 +37,9 @@ from shared import data as d
 from tests.support.cli_env import isolated_env
 from tests.support.openai_server import free_port
 
+# pytest-xdist: the whole table runs once, as one batch (a module fixture), on one worker.
+pytestmark = pytest.mark.xdist_group("bad-input")
+
 ROOT = Path(__file__).resolve().parents[2]
 NCUSIM = [sys.executable, "-m", "shared.cli"]
 REFERENCE = "multiwoz_env/train_datasets/multiwoz_train_dataset/MUL0001.json_0"

@@ -37,6 +37,9 @@ from shared.usersim.models import DEFAULTS
 from tests.support import scripts
 from tests.support.consistency import check_dialogue, check_run, dialogue_folders, fingerprint
 
+# pytest-xdist: the module's finished run is made once, on one worker.
+pytestmark = pytest.mark.xdist_group("crash-resume")
+
 SCENARIOS = "MUL1274,PMUL0095"
 BEHAVIORS = ["normal", "tangential", "emotional_acts", "fragment_dumping", "unavailable_service"]
 TOTAL = 2 * len(BEHAVIORS)  # N=1

@@ -29,6 +29,9 @@ from shared.llm import resolve
 from shared.llm.openai_compat import MultiEndpointModel
 from tests.support.openai_server import free_port
 
+# pytest-xdist: the module's two servers start once, on one worker.
+pytestmark = pytest.mark.xdist_group("launcher")
+
 NCUSIM = [sys.executable, "-m", "shared.cli"]
 TRANSFORMERS_SERVE = (
     f"{shlex.quote(str(Path(sys.executable).with_name('transformers')))} serve {{model}} --host {{host}} --port {{port}} --device cpu"  # noqa: E501

@@ -94,7 +94,7 @@ def test_environment_registry() -> None:
         assert environment.get("toy").user_profile.stop_token == "<END>"
         assert "toy" in environment.names()
     finally:
-        environment._REGISTRY.pop("toy")
+        environment.unregister("toy")
 
 
 def test_no_eval_or_exec_in_the_package() -> None:
