@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from multiwoz_env import goal_items as items
-from multiwoz_env import protocol, resources, scenarios
+from multiwoz_env import protocol, resources, scenarios, viewer
 from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_grade
 from multiwoz_env.sandbox import Sandbox
-from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
 from shared.state_files import MultiwozGrade, checked
@@ -43,6 +43,7 @@ class MultiwozEnvironment(AnalysisFromModule):
     default_attempts = 5  # the original's MultiWOZ runner regenerated up to 5 times
     published_archive: str | None = "experiment_result_multiwoz.zip"
     data_package: str | None = "multiwoz_env"
+    transcript_format: TranscriptFormat = viewer.TRANSCRIPT
 
     def __init__(
         self,

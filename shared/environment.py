@@ -78,6 +78,42 @@ class ActResult:
     observation_role: str = "system"  # MultiWOZ observations are system messages, Tau's user messages
 
 
+def _raw_reply(text: str) -> dict[str, Any]:
+    return {"thought": "", "kind": "raw", "action": text.strip()}
+
+
+def _no_observation(role: str, text: str) -> bool:
+    return False
+
+
+def _as_said(text: str) -> str:
+    return text
+
+
+def _no_goal(folder: Path) -> str:
+    return ""
+
+
+def _grade_as_is(grade: dict[str, Any]) -> dict[str, Any]:
+    return dict(grade)
+
+
+@dataclass(frozen=True)
+class TranscriptFormat:
+    """How the report's viewer reads a finished dialogue folder of an environment (ours or the
+    original's published ones). Every function reads text only; nothing is executed."""
+
+    agent_chat_files: tuple[str, ...] = ("dial_hist_system_list.json",)  # the first readable one is the agent's chat
+    simulator_messages_file: str = "user_message_list.json"  # the simulator's messages, with per-turn `dialogue_state`
+    # An agent reply -> {"thought", "kind": "talk" | "call" | "raw", "action", ["name"]}.
+    parse_reply: Callable[[str], dict[str, Any]] = _raw_reply
+    is_observation: Callable[[str, str], bool] = _no_observation  # (role, text) of a chat message
+    hidden_observations: tuple[str, ...] = ()  # acknowledgements that carry nothing worth showing
+    user_as_said: Callable[[str], str] = _as_said  # a user turn as the agent saw it -> as the user said it
+    goal_text: Callable[[Path], str] = _no_goal
+    grade_summary: Callable[[dict[str, Any]], dict[str, Any]] = _grade_as_is  # what the transcript header shows
+
+
 @runtime_checkable
 class Environment(Protocol):
     name: str
@@ -88,6 +124,7 @@ class Environment(Protocol):
     # `<kit>/<package>/data/`), or None for an environment that brings its own data.
     data_package: str | None
     selectable_domains: tuple[str, ...]  # what `--domains` may choose from; () when scenarios fix their domains
+    transcript_format: TranscriptFormat  # how the report reads its dialogue folders
     user_profile: UserProfile
     grade_file: str  # the file whose presence (with goal_align_result.json) marks a finished dialogue
 
@@ -138,6 +175,7 @@ class AnalysisFromModule:
     published_archive: str | None = None
     data_package: str | None = None
     selectable_domains: tuple[str, ...] = ()
+    transcript_format: TranscriptFormat = TranscriptFormat()
 
     @property
     def title(self) -> str:

@@ -46,6 +46,14 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None
     write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii))
 
 
+def read_json_or_none(path: str | os.PathLike[str]) -> Any:
+    """The file's JSON, or None when it is missing or not JSON (readers of finished folders)."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """The file's JSON; a file nested deeper than the decoder goes raises ValueError like any bad JSON."""
     with open(path, encoding="utf-8") as handle:

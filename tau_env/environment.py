@@ -20,13 +20,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shared.environment import ActResult, AnalysisFromModule, Scenario, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile
 from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
 from shared.state_files import TauGrade, checked
 from tau_env import tasks as task_data
+from tau_env import viewer
 from tau_env.db import load_db
 from tau_env.env import TERMINAL_TOOLS, ToolOutputError, call_tool
 from tau_env.resources import DOMAINS, ROOT, read_bytes
@@ -142,6 +143,7 @@ class TauEnvironment(AnalysisFromModule):
     published_archive: str | None = "experiment_result_tau.zip"
     data_package: str | None = "tau_env"
     selectable_domains: tuple[str, ...] = tuple(DOMAINS)
+    transcript_format: TranscriptFormat = viewer.TRANSCRIPT
 
     def __init__(
         self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS, prompts: str = "ncusim"

@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from shared import environment
-from shared.environment import Environment
+from shared.environment import Environment, TranscriptFormat
 from shared.scoring import TreeScore, dialogue_folders, run_index, score_tree
 
 MAX_TEXT = 4000  # characters of one observation kept in the page (API results can be long)
 MAX_UTTERANCE = 20000
-TAU_OBSERVATION = "API output: "
-# MultiWOZ acknowledges every Talk with this observation; it carries nothing worth showing.
-TALK_ACK = "Observation: {}"
-_TAGS = re.compile(r"<[^>]+>")
 
 
 @dataclass
@@ -148,48 +144,6 @@ def usage_of(folder: Path) -> dict[str, Any] | None:
     }
 
 
-# --- parsing agent replies (text only, never executed) --------------------------------------
-
-
-def parse_multiwoz_reply(text: str) -> dict[str, Any]:
-    """`- Thought: ...\\n- Action: API call{...}` or `Action: Talk("...")`, as the protocol reads it:
-    the action is the text after the last `Action:`."""
-    if "Action:" not in text:
-        return {"thought": "", "kind": "raw", "action": text.strip()}
-    before, _, action = text.rpartition("Action:")
-    # `\s*(?:-\s*)?`, not `\s*-?\s*`: the same prefixes, without quadratic backtracking on long whitespace.
-    thought = re.sub(r"^\s*(?:-\s*)?Thought:\s*", "", before).rstrip().removesuffix("-").rstrip()
-    action = action.strip()
-    if action.startswith("Talk(") and action.endswith(")"):
-        said = action[5:-1].strip()
-        if len(said) >= 2 and said[0] == said[-1] and said[0] in "\"'":
-            said = said[1:-1]
-        return {"thought": thought, "kind": "talk", "action": said}
-    if "API call" in action and not action.startswith("Talk"):
-        payload = action.split("API call", 1)[1].strip()
-        name = re.search(r"""['"]api_name['"]\s*:\s*['"]([^'"]+)['"]""", payload)
-        return {"thought": thought, "kind": "call", "name": name.group(1) if name else None, "action": payload}
-    return {"thought": thought, "kind": "raw", "action": action}
-
-
-def parse_tau_reply(text: str) -> dict[str, Any]:
-    """`Thought:\\n...\\nAction:\\n{"name": ..., "arguments": ...}`: the JSON after the last `Action:`."""
-    if "Action:" not in text:
-        return {"thought": "", "kind": "raw", "action": text.strip()}
-    before, _, action = text.rpartition("Action:")
-    thought = re.sub(r"^\s*Thought:\s*", "", before).strip()
-    try:
-        parsed = json.loads(action.strip())
-    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the decoder goes
-        parsed = None
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("name"), str):
-        return {"thought": thought, "kind": "raw", "action": action.strip()}
-    arguments = parsed.get("arguments")
-    if parsed["name"] == "respond" and isinstance(arguments, dict) and "content" in arguments:
-        return {"thought": thought, "kind": "talk", "action": str(arguments["content"])}
-    return {"thought": thought, "kind": "call", "name": parsed["name"], "action": json.dumps(arguments, indent=1, ensure_ascii=False)}
-
-
 # --- per-turn behaviour events and conveyed items ----------------------------------------------
 
 
@@ -214,10 +168,9 @@ def derived_events(folder: Path) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def simulator_states(folder: Path, env: str) -> list[list[str]] | None:
+def simulator_states(folder: Path, fmt: TranscriptFormat) -> list[list[str]] | None:
     """The goal items the simulator conveyed, per user turn, from its own messages."""
-    name = "user_message_list.json" if env == "multiwoz" else "dialogue_history.json"
-    messages = read_json(folder / name)
+    messages = read_json(folder / fmt.simulator_messages_file)
     if not isinstance(messages, list):
         return None
     states = [m["dialogue_state"] for m in messages if isinstance(m, dict) and m.get("role") == "assistant" and "dialogue_state" in m]
@@ -227,54 +180,37 @@ def simulator_states(folder: Path, env: str) -> list[list[str]] | None:
 # --- one transcript ----------------------------------------------------------------------------
 
 
-def agent_chat(folder: Path, env: str) -> list[dict[str, Any]]:
-    names = ("dial_hist_system_list.json",) if env == "multiwoz" else ("reasoning_trajectory.json", "dial_hist_system_list.json")
-    for name in names:
+def agent_chat(folder: Path, fmt: TranscriptFormat) -> list[dict[str, Any]]:
+    for name in fmt.agent_chat_files:
         messages = read_json(folder / name)
         if isinstance(messages, list):
             return [m for m in messages if isinstance(m, dict)]
     return []
 
 
-def goal_text(folder: Path, env: str) -> str:
-    if env == "multiwoz":
-        goal = read_json(folder / "goal_dict.json")
-        message = goal.get("message") if isinstance(goal, dict) else None
-        if isinstance(message, list):
-            return " ".join(_TAGS.sub("", str(line)).strip().rstrip(".") + "." for line in message)
-        return ""
-    goal = read_json(folder / "goal_list.json")
-    if isinstance(goal, dict) and goal.get("instruction"):
-        return str(goal["instruction"]).strip()
-    grade = read_json(folder / "eval_result.json")
-    task = ((grade or {}).get("info") or {}).get("task") if isinstance(grade, dict) else None
-    return str(task.get("instruction", "")).strip() if isinstance(task, dict) else ""
-
-
-def build_transcript(folder: Path, env: str, prompts: dict[str, str]) -> tuple[dict[str, Any], int, list[str], bool]:
+def build_transcript(folder: Path, env: Environment, prompts: dict[str, str]) -> tuple[dict[str, Any], int, list[str], bool]:
     """(transcript, user turns, event kinds, events recorded) of one dialogue folder."""
+    fmt = env.transcript_format
     recorded = recorded_turns(folder)
     derived = {} if recorded is not None else derived_events(folder)
-    states = simulator_states(folder, env)
+    states = simulator_states(folder, fmt)
     steps: list[dict[str, Any]] = []
     turn = 0
     kinds: list[str] = []
-    parse = parse_multiwoz_reply if env == "multiwoz" else parse_tau_reply
-    for position, message in enumerate(agent_chat(folder, env)):
+    for position, message in enumerate(agent_chat(folder, fmt)):
         role, text = message.get("role"), str(message.get("content") or "")
         if role == "system" and position == 0:
             key = hashlib.sha256(text.encode()).hexdigest()[:12]
             prompts.setdefault(key, text)
             steps.append({"type": "prompt", "key": key})
         elif role == "assistant":
-            steps.append({"type": "agent", **parse(text)})
-        elif (env == "multiwoz" and role == "system") or (env == "tau" and role == "user" and text.startswith(TAU_OBSERVATION)):
-            if text.strip() == TALK_ACK:
+            steps.append({"type": "agent", **fmt.parse_reply(text)})
+        elif fmt.is_observation(str(role), text):
+            if text.strip() in fmt.hidden_observations:
                 continue
             steps.append({"type": "observation", "text": clip(text, MAX_TEXT)})
         elif role == "user":
-            # MultiWOZ shows user turns to the agent with one leading space.
-            said = text[1:] if env == "multiwoz" and text.startswith(" ") else text
+            said = fmt.user_as_said(text)
             if recorded is not None:
                 entry = next((t for t in recorded if isinstance(t, dict) and t.get("turn") == turn), {})
                 events = [e for e in entry.get("events", []) if isinstance(e, dict)]
@@ -295,7 +231,7 @@ def build_transcript(folder: Path, env: str, prompts: dict[str, str]) -> tuple[d
     state = state if isinstance(state, dict) else {}
     config = read_json(folder / "non_coll_config.json")
     transcript = {
-        "goal": goal_text(folder, env),
+        "goal": fmt.goal_text(folder),
         "items": state.get("initial_dialogue_state_list") or [],
         "unmatched": alignment.get("dialogue_state") if isinstance(alignment.get("dialogue_state"), list) else None,
         "judge_error": alignment.get("judge_error"),
@@ -315,15 +251,6 @@ def grade_detail(env: Environment, folder: Path) -> tuple[dict[str, Any] | None,
         return env.read_grade(folder), None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
-
-
-def grade_summary(env_name: str, grade: dict[str, Any]) -> dict[str, Any]:
-    """What the transcript header shows of the grade (Tau's eval_result holds the whole task)."""
-    if env_name == "multiwoz":
-        return {"domains": {k: bool(v.get("book", True)) if isinstance(v, dict) else v for k, v in grade.items()}}
-    reward_info = ((grade.get("info") or {}).get("reward_info") or {}) if isinstance(grade.get("info"), dict) else {}
-    info = reward_info.get("info") if isinstance(reward_info, dict) else None
-    return {"reward": grade.get("reward"), "reward_info": info if isinstance(info, dict) else None}
 
 
 # --- the whole tree ---------------------------------------------------------------------------
@@ -348,7 +275,7 @@ def collect(root: Path) -> ReportData:
                 passed, score = env.outcome(grade)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 grade, error = None, f"{type(exc).__name__}: {exc}"
-        transcript, turns, kinds, recorded = build_transcript(folder, env_name, data.prompts)
+        transcript, turns, kinds, recorded = build_transcript(folder, env, data.prompts)
         usage = transcript["usage"]
         alignment = read_json(folder / "goal_align_result.json")
         aligned = bool(alignment["result"]) if isinstance(alignment, dict) and "result" in alignment else None
@@ -372,7 +299,7 @@ def collect(root: Path) -> ReportData:
             events_recorded=recorded,
             error=error,
         )
-        transcript["grade"] = grade_summary(env_name, grade) if grade is not None else None
+        transcript["grade"] = env.transcript_format.grade_summary(grade) if grade is not None else None
         data.dialogues.append(dialogue)
         data.transcripts[dialogue.id] = transcript
     return data

@@ -25,7 +25,8 @@ from typing import Any
 from multiwoz_env import analysis as mw_analysis
 from multiwoz_env import protocol
 from multiwoz_env.sandbox import Sandbox
-from shared.analysis.report_data import parse_multiwoz_reply, parse_tau_reply
+from multiwoz_env.viewer import parse_reply as parse_multiwoz_reply
+from tau_env.viewer import parse_reply as parse_tau_reply
 
 CORPUS = Path(__file__).with_name("corpus")
 MULTIWOZ_FILE = CORPUS / "multiwoz_agent_outputs.json"

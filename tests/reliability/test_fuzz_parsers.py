@@ -33,8 +33,8 @@ from multiwoz_env import analysis as mw_analysis
 from multiwoz_env import protocol
 from multiwoz_env.apis import APIS
 from multiwoz_env.sandbox import Sandbox
+from multiwoz_env.viewer import parse_reply as parse_multiwoz_reply
 from shared import environment
-from shared.analysis.report_data import parse_multiwoz_reply, parse_tau_reply
 from shared.conversation import AgentSettings, converse, judge_or_unaligned
 from shared.errors import ModelError
 from shared.llm import structured
@@ -45,6 +45,7 @@ from shared.usersim.schemas import Complaints, ExtraGoals, ReasonedVerdict, Sele
 from tau_env import analysis as tau_analysis
 from tau_env.environment import RESPOND, TauEnvironment, parse_action, trajectory_actions
 from tau_env.tools.common import Calculate
+from tau_env.viewer import parse_reply as parse_tau_reply
 from tests.reliability import parser_corpus as corpus
 from tests.support.scripted_calls import ScriptedCalls
 

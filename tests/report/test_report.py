@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, TypedDict
 
 import pytest
 
+from multiwoz_env.viewer import parse_reply as parse_multiwoz_reply
 from shared.analysis.report import Section, build_report, experiment_rows, pick_transcripts
-from shared.analysis.report_data import Dialogue, collect, parse_multiwoz_reply, parse_tau_reply
+from shared.analysis.report_data import Dialogue, collect
 from shared.analysis.stats import bootstrap_ci, group_means, spread
 from shared.errors import ConfigError
 from shared.runner import Runner, RunPlan
 from shared.usersim import Behaviors
 from shared.usersim.models import DEFAULTS
+from tau_env.viewer import parse_reply as parse_tau_reply
 from tests.runner.test_runner_scripted import TALK, USER, booking_calls
 from tests.support import scripts
 from tests.tau.test_tau_files_and_scores import STOP_USER, gt_replies
