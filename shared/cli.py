@@ -7,13 +7,12 @@ import errno
 import json
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from shared import __version__
+from shared import __version__, environment
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
 from shared.cost_estimate import CONFIRM_ABOVE
@@ -30,10 +29,16 @@ app = typer.Typer(
 )
 
 
-class EnvChoice(StrEnum):
-    all = "all"
-    multiwoz = "multiwoz"
-    tau = "tau"
+def _env_option(help: str, with_all: bool = False) -> Any:
+    """`--env`, its choices taken from the environment registry; anything else is a usage error."""
+    choices = [*(["all"] if with_all else []), *environment.names()]
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}.")
+        return value
+
+    return typer.Option(help=f"{help}: {', '.join(choices)}", callback=check)
 
 
 @app.command()
@@ -44,7 +49,7 @@ def version() -> None:
 
 @app.command()
 def data(
-    env: Annotated[EnvChoice, typer.Option(help="which environment's files")] = EnvChoice.all,
+    env: Annotated[str, _env_option("which environment's files", with_all=True)] = "all",
     reference: Annotated[bool, typer.Option(help="fetch the reference dialogue folders (used by tests) instead")] = False,
     mirror: Annotated[str | None, typer.Option(help="copy from <dir>/NCUser/<path> (default: NCUSIM_DATA_MIRROR)")] = None,
     base_url: Annotated[str | None, typer.Option(help="download base URL (default: NCUSIM_DATA_URL, else raw GitHub)")] = None,
@@ -53,10 +58,10 @@ def data(
     """Fetch the upstream data at the pinned commit and verify every file by SHA-256."""
     from shared import data as d
 
-    envs = d.environments() if env is EnvChoice.all else [env.value]
+    envs = d.environments() if env == "all" else [env]
     if reference:
         having = [e for e in d.environments() if d.load_manifest(e).reference]
-        if env is not EnvChoice.all and env.value not in having:
+        if env != "all" and env not in having:
             raise ConfigError(f"reference dialogue folders exist for {', '.join(having)} only")
         envs = having
     entries = d.entries_for(envs, reference=reference)
@@ -69,36 +74,28 @@ def data(
     typer.echo(f"{label}: {report.summary()} (source: {source.description})")
 
 
-class EnvName(StrEnum):
-    multiwoz = "multiwoz"
-    tau = "tau"
-
-
 @app.command()
 def score(
     path: Annotated[Path, typer.Argument(help="a dialogue folder or any folder above dialogue folders")],
-    env: Annotated[EnvName, typer.Option(help="the environment the folders belong to")],
+    env: Annotated[str, _env_option("the environment the folders belong to")],
     regrade: Annotated[bool, typer.Option(help="re-grade every folder from its own files (writes only the grade files)")] = False,
     strict_taxi_time: Annotated[bool, typer.Option(help="multiwoz: also check the taxi time in the three-domain case")] = False,
     fix_apostrophe_names: Annotated[bool, typer.Option(help="multiwoz: ignore apostrophes in booked names (PMUL4756)")] = False,
 ) -> None:
     """Print the score block of every experiment folder under PATH (success, pass, goal-align per run)."""
-    from shared import environment, scoring
+    from shared import scoring
 
     if not path.is_dir():
         raise ConfigError(f"{path} is not a folder")
-    options = {}
-    if env is EnvName.multiwoz:
-        options = {"strict_taxi_time": strict_taxi_time, "fix_apostrophe_names": fix_apostrophe_names}
-    elif strict_taxi_time or fix_apostrophe_names:
-        raise ConfigError("--strict-taxi-time and --fix-apostrophe-names apply to multiwoz only")
-    environment_ = environment.get(env.value, **options)
+    # Grader options go to the environment only when set: one that does not take them says so in one line.
+    asked = {"strict_taxi_time": strict_taxi_time, "fix_apostrophe_names": fix_apostrophe_names}
+    environment_ = environment.get(env, **{name: True for name, on in asked.items() if on})
     started = time.monotonic()
     if regrade:
         ensure_no_writer(path)
     tree = scoring.score_tree(environment_, path, regrade=regrade)
     if not tree.graded and not tree.failures:
-        raise ConfigError(f"no {env.value} dialogue folders under {path}")
+        raise ConfigError(f"no {env} dialogue folders under {path}")
     for folder, block in tree.blocks.items():
         typer.echo(printable(f"Result of {folder}"))
         for line in block.lines():
@@ -131,14 +128,12 @@ def _split_list(value: str) -> list[str]:
 MAX_STEPS_LIMIT = 1000  # agent steps per dialogue: far above the paper's 30, far below a runaway
 
 
-def _env_options(env: EnvName, max_steps: int | None, domains: str | None) -> dict[str, Any]:
+def _env_options(env: str, max_steps: int | None, domains: str | None) -> dict[str, Any]:
     if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ConfigError(f"--max-steps must be between 1 and {MAX_STEPS_LIMIT}, not {max_steps} (the paper: 30)")
     options: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
     if domains:
-        from shared import environment
-
-        chosen_env = environment.get(env.value)
+        chosen_env = environment.get(env)
         selectable = chosen_env.selectable_domains
         if not selectable:
             having = [n for n in environment.names() if environment.get(n).selectable_domains]
@@ -177,7 +172,7 @@ def confirm_cost(run: Any, yes: bool, always_show: bool) -> None:
 
 @app.command()
 def simulate(
-    env: Annotated[EnvName, typer.Option(help="the environment")] = EnvName.multiwoz,
+    env: Annotated[str, _env_option("the environment")] = "multiwoz",
     models: Annotated[str | None, typer.Option(help="agent model specs, space or comma separated (default gpt-4.1-nano)")] = None,
     behaviors: Annotated[
         str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience); or the paper's YAML files")
@@ -239,7 +234,7 @@ def simulate(
     if unknown:
         raise ConfigError(f"unknown simulator call(s) {', '.join(sorted(unknown))}: choose from {', '.join(DEFAULTS)}")
     plan = r.RunPlan(
-        env=env.value,
+        env=env,
         models=_split_list(models),
         behaviors=[_behavior(b, pbus) for b in _split_list(behaviors.replace(" ", ""))],
         n=n,
@@ -261,7 +256,7 @@ def simulate(
         prompts=prompts,
     )
     plan.validate()
-    require(env.value, verify=True)  # missing or damaged data: one line before anything runs
+    require(env, verify=True)  # missing or damaged data: one line before anything runs
     run = r.Runner(plan, echo=typer.echo)
     confirm_cost(run, yes, estimate_only)
     if estimate_only:
