@@ -11,12 +11,13 @@ import base64
 import math
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shared.analysis.report_data import Dialogue, ReportData, collect
-from shared.analysis.stats import Spread, spread
+from shared.analysis.report_rows import ExperimentRow, Section
+from shared.analysis.stats import spread
 from shared.errors import ConfigError
 from shared.files import write_text_atomic
 from shared.scoring import ScoreBlock
@@ -25,44 +26,6 @@ NORMAL_BEHAVIOURS = ("normal", "collaborative")
 # A transcript takes about 25 KB of the page: past a few thousand, browsers struggle. Every
 # dialogue keeps its table row; `pick_transcripts` spreads the embedded ones over the experiments.
 MAX_TRANSCRIPTS = 2000
-
-
-@dataclass(frozen=True)
-class Section:
-    """An extra table for the page. Cells are shown as text (escaped): strings as given, floats
-    with 2 decimals, `Spread` as `mean ± std [low, high]`, None as a dash."""
-
-    title: str
-    columns: Sequence[str]
-    rows: Sequence[Sequence[Any]]
-    note: str = ""
-
-
-@dataclass
-class ExperimentRow:
-    """One line of the score table: an experiment folder, or one of its groups (Tau's domains)."""
-
-    env: str
-    source: str
-    kind: str
-    model: str
-    behaviour: str
-    folder: Path
-    group: str | None
-    graded: int
-    runs: int
-    success: Spread
-    pass_rate: Spread
-    goal_align: Spread
-    relative_sr: float | None = None
-    cost: float | None = None
-    cost_dialogues: int = 0
-    ungradable: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def tree(self) -> str:
-        return "/".join(p for p in (self.source, self.kind) if p)
 
 
 def _row(block: ScoreBlock, members: list[Dialogue], group: str | None, first: Dialogue) -> ExperimentRow:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared import __version__, environment
-from shared.analysis.report import ExperimentRow, Section
 from shared.analysis.report_data import ReportData
+from shared.analysis.report_rows import ExperimentRow, Section
 from shared.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Spread
 
 MAX_FAILURES_SHOWN = 200

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, TypedDict
 import pytest
 
 from multiwoz_env.viewer import parse_reply as parse_multiwoz_reply
-from shared.analysis.report import Section, build_report, experiment_rows, pick_transcripts
+from shared.analysis.report import build_report, experiment_rows, pick_transcripts
 from shared.analysis.report_data import Dialogue, collect
+from shared.analysis.report_rows import Section
 from shared.analysis.stats import bootstrap_ci, group_means, spread
 from shared.errors import ConfigError
 from shared.runner import Runner, RunPlan
