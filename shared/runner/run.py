@@ -1,29 +1,17 @@
-"""Runs: models x behaviours x scenarios x N dialogues, concurrent, resumable, regenerated until aligned.
-
-Layout: `<results>/<env>/[train/]<ours|pbus>/<model>/<behaviour>/<scenario>_<n>/`. A dialogue is
-complete when it has both `grading_result.json` and `goal_align_result.json` (the original's rule).
-A rerun of the same command skips complete dialogues, wipes and reruns incomplete ones, and
-regenerates unaligned ones while they have attempts left (attempts are recorded per dialogue in
-`regeneration_log.json`, so a rerun continues the count instead of restarting it). Every dialogue
-has its own seed (recorded in `run_meta.json`), derived from the run seed, its coordinates and its
-attempt number, so reruns are reproducible. After each pass the score block of each experiment is
-appended to its `score_list` file, as the original did.
-"""
+"""The runner: passes over the plan, one dialogue at a time per slot, score blocks after each pass,
+run.json at the end; and the summary table."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import hashlib
 import os
 import random
-import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,215 +23,21 @@ from shared.errors import ConfigError, NcusimError
 from shared.files import read_json, write_json_atomic
 from shared.llm import resolve
 from shared.llm.base import ChatModel, close_models
-from shared.llm.keys import public_spec, redact
+from shared.llm.keys import redact
 from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
 from shared.paper.user_prompts import PaperPrompts
 from shared.paths import results_dir
+from shared.runner.checkpoint import DiskFull, RegenerationLog, completed, disk_full
+from shared.runner.plan import LOCAL_PREFIXES, MAX_DIALOGUES, DialogueSpec, RunPlan, make_results_folder, model_dir, seed_for
+from shared.runner.progress import ExperimentProgress
 from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
-from shared.state_files import RegenerationLogFile, RunMeta, RunRecord, read_run_level, read_valid
-from shared.usersim import Behaviors, ModelSet, UserSimulator
+from shared.state_files import RunRecord, read_run_level
+from shared.usersim import ModelSet, UserSimulator
 from shared.usersim.models import Routing, route
-from shared.usersim.prompt_sets import PROMPT_SETS, PromptSet
+from shared.usersim.prompt_sets import PromptSet
 from shared.versions import run_versions
 from shared.writer_lock import WriterLock
-
-LOCAL_PREFIXES = ("local", "hf:", "scripted:")
-MAX_N = 1000  # simulations per scenario (the paper: 4)
-MAX_DIALOGUES = 1_000_000  # per plan, checked before the plan is built
-
-
-@dataclass
-class RunPlan:
-    env: str
-    models: list[str]
-    behaviors: list[Behaviors]
-    n: int = 4
-    subset: int = 0
-    split: str = "test"
-    scenario_ids: list[str] | None = None
-    limit: int | None = None
-    # None: the paper's model for that tier of calls (shared/usersim/models.py, `route`).
-    user_model: str | None = None
-    helper_model: str | None = None
-    judge_model: str | None = None
-    helper_models: dict[str, str] = field(default_factory=dict)  # per call, over everything else
-    attempts: int | None = None  # regeneration attempts per dialogue (MultiWOZ 5, Tau 10)
-    concurrency: int = 32
-    seed: int = 0
-    results: Path | None = None
-    agent_temperature: float | None = None
-    agent_max_tokens: int | None = None
-    user_max_tokens: int | None = None
-    env_options: dict[str, Any] = field(default_factory=dict)
-    prompts: str = "paper"  # paper: the original's texts (verified upstream files); ncusim: the kit's own wording
-
-    def __post_init__(self) -> None:
-        # Specs are written into run.json, run_meta.json, usage.json and folder names: without URL
-        # credentials (the resolver finds them again by the public spec).
-        self.models = [public_spec(m) for m in self.models]
-        self.user_model, self.helper_model, self.judge_model = (
-            public_spec(m) if m else m for m in (self.user_model, self.helper_model, self.judge_model)
-        )
-        self.helper_models = {call: public_spec(m) for call, m in self.helper_models.items()}
-
-    def validate(self) -> None:
-        if not self.models:
-            raise ConfigError("no agent model given: MODELS=... (e.g. gpt-4.1-nano, or local)")
-        if not self.behaviors:
-            raise ConfigError("no behaviour given: BEHAVIORS=normal,tangential,...")
-        if not 1 <= self.n <= MAX_N:
-            raise ConfigError(f"N must be between 1 and {MAX_N:,} simulations per scenario, not {self.n:,}")
-        if self.subset < 0:
-            raise ConfigError(f"SUBSET must be 0 or a positive per-shard cap, not {self.subset}")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"LIMIT must be at least 1, not {self.limit}")
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
-        if self.prompts not in PROMPT_SETS:
-            raise ConfigError(f"unknown prompt set {self.prompts!r}: choose {' or '.join(PROMPT_SETS)}")
-        if self.attempts is not None and self.attempts < 1:
-            raise ConfigError(f"attempts must be at least 1, not {self.attempts}")
-
-    @property
-    def max_attempts(self) -> int:
-        return self.attempts or environment.get(self.env).default_attempts
-
-    @property
-    def root(self) -> Path:
-        base = (self.results or results_dir()) / self.env
-        return base / "train" if self.split == "train" else base
-
-
-def make_results_folder(folder: Path) -> None:
-    """mkdir -p, or one clear line when the results folder cannot be made (a file in the way, no permission)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the results folder {folder}: {exc.strerror}: give a writable folder with --results (RESULTS=) or NCUSIM_RESULTS"
-        ) from None
-
-
-_UNSAFE_IN_NAME = re.compile(r"[^\w.+@=-]")
-
-
-def model_dir(spec: str) -> str:
-    """A folder name for a model spec: the model's name, provider prefixes dropped, '/' kept apart."""
-    name = spec.split("#", 1)[1] if "#" in spec else spec
-    if name.startswith(("hf:", "scripted:")) or name.startswith("/"):
-        name = Path(name.split(":", 1)[-1].rstrip("/")).name  # a local path: its last component
-    for prefix in ("openai:", "openrouter:", "vllm:"):
-        name = name.removeprefix(prefix)
-    name = name.strip("/").replace("/", "__").replace(":", "_")
-    # One safe path part: no `.`/`..`, no hidden name, no separators or control characters.
-    name = _UNSAFE_IN_NAME.sub("_", name)
-    if not name or set(name) == {"."}:
-        return "model"
-    return "_" + name if name.startswith(".") else name
-
-
-@dataclass(frozen=True)
-class DialogueSpec:
-    model: str
-    behavior: Behaviors
-    scenario: Scenario
-    n: int
-    folder: Path
-
-    @property
-    def experiment(self) -> Path:
-        return self.folder.parent
-
-
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-class DiskFull(NcusimError):
-    """The results folder's file system is full: the run stops, what is complete stays."""
-
-
-def disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in DISK_FULL
-
-
-def seed_for(plan: RunPlan, spec: DialogueSpec, attempt: int) -> int:
-    parts = (plan.seed, plan.env, plan.split, spec.model, spec.behavior.name, spec.behavior.is_pbus, spec.scenario.id, spec.n, attempt)
-    key = "|".join(str(p) for p in parts)
-    return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)
-
-
-def is_complete(folder: Path, grade_file: str = "grading_result.json") -> bool:
-    """Graded and judged, by the markers alone: the original's rule (MultiWOZ grades to
-    grading_result.json, Tau to eval_result.json). `completed` also checks what they hold."""
-    return (folder / grade_file).is_file() and (folder / "goal_align_result.json").is_file()
-
-
-def completed(env: Environment, folder: Path) -> bool:
-    """Complete and believable: run_meta.json, the grade and the judge's verdict are all present and
-    of the shape the kit writes. A folder that fails this is redone by the next run, so a grade cut
-    short, a verdict of `"false"` or a directory in a marker's place never counts as a result."""
-    if not is_complete(folder, env.grade_file) or read_valid(RunMeta, folder / "run_meta.json") is None:
-        return False
-    if read_aligned(folder) is None:
-        return False
-    try:
-        env.outcome(env.read_grade(folder))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-    return True
-
-
-class RegenerationLog:
-    """Per experiment: every attempt of every dialogue (seed, alignment, pass, error)."""
-
-    def __init__(self, experiment: Path) -> None:
-        self.path = experiment / "regeneration_log.json"
-        parsed = read_run_level(RegenerationLogFile, self.path, "a regeneration log")
-        self.entries: dict[str, list[dict[str, Any]]] = (
-            {name: [e.model_dump() for e in entries] for name, entries in parsed.root.items()} if parsed else {}
-        )
-
-    def completed_attempts(self, name: str) -> int:
-        return sum(1 for e in self.entries.get(name, []) if e.get("aligned") is not None)
-
-    def add(self, name: str, entry: dict[str, Any]) -> None:
-        self.entries.setdefault(name, []).append(entry)
-
-    def save(self) -> None:
-        write_json_atomic(self.path, self.entries)
-
-    def first_attempt_aligned(self) -> tuple[int, int]:
-        """(aligned at their first attempt, dialogues with a first attempt): the IGA numerator and denominator."""
-        firsts = [next((e for e in entries if e.get("aligned") is not None), None) for entries in self.entries.values()]
-        done = [f for f in firsts if f is not None]
-        return sum(1 for f in done if f["aligned"]), len(done)
-
-
-@dataclass
-class ExperimentProgress:
-    name: str
-    total: int
-    done: int = 0
-    failed: int = 0
-    ran: int = 0
-    started: float = field(default_factory=time.monotonic)
-    ledger: UsageLedger = field(default_factory=UsageLedger)
-    active: list[UsageLedger] = field(default_factory=list)  # dialogues in flight, counted live
-    failures: dict[str, str] = field(default_factory=dict)  # dialogue folder name -> why its attempt failed
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.started
-        left = self.total - self.done
-        eta = f"{elapsed / self.ran * left / 60:.1f}m" if self.ran and left else "-"
-        live = UsageLedger()
-        live.merge(self.ledger)
-        for ledger in list(self.active):
-            live.merge(ledger)
-        roles = live.by_role()
-        cost = " ".join(f"{r} ${u.cost_usd:.4f}/{(u.prompt_tokens + u.completion_tokens) / 1000:.1f}kt" for r, u in sorted(roles.items()))
-        failed = f" failed {self.failed}" if self.failed else ""
-        return f"{self.name}: {self.done}/{self.total} done{failed}, ETA {eta}  {cost}"
 
 
 class Runner:
