@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from shared import __version__, environment
@@ -144,327 +145,9 @@ def failure_section(data: ReportData) -> str:
     )
 
 
-VIEWER = """
-<section id="dialogues"><h2>Dialogues</h2>
-<div class="filters">
-  <label>env <select id="f-env"></select></label>
-  <label>tree <select id="f-tree"></select></label>
-  <label>model <select id="f-model"></select></label>
-  <label>behaviour <select id="f-behaviour"></select></label>
-  <label>outcome <select id="f-outcome"><option value="">all</option><option value="pass">pass</option>
-    <option value="fail">fail</option><option value="ungraded">not graded</option></select></label>
-  <label>aligned <select id="f-aligned"><option value="">all</option><option value="yes">aligned</option>
-    <option value="no">not aligned</option><option value="unknown">no verdict</option></select></label>
-  <label>event <select id="f-event"></select></label>
-  <label>search <input id="f-text" type="search" placeholder="scenario, model, text said..."></label>
-  <span id="dlg-count"></span>
-</div>
-<div class="viewer">
-  <div class="list"><table id="dlg-table"><thead><tr>
-    <th data-key="env">env</th><th data-key="tree">tree</th><th data-key="model">model</th><th data-key="behaviour">behaviour</th>
-    <th data-key="scenario">scenario</th><th data-key="run">run</th><th data-key="outcome">outcome</th><th data-key="aligned">aligned</th>
-    <th data-key="turns">turns</th><th data-key="events">events</th><th data-key="cost">cost ($)</th>
-  </tr></thead><tbody></tbody></table></div>
-  <div id="transcript" class="transcript"><p class="hint">Click a dialogue to open its transcript.</p></div>
-</div>
-</section>
-"""
-
-CSS = """
-:root { --fg:#1d2430; --muted:#5f6b7a; --line:#d9dee5; --bg:#f6f7f9; --pass:#1f7a3a; --fail:#b3261e; --accent:#2456a6; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); margin: 0; background: #fff; }
-header { padding: 14px 22px; background: var(--bg); border-bottom: 1px solid var(--line); }
-header h1 { margin: 0 0 4px; font-size: 20px; }
-header p, .note { color: var(--muted); margin: 4px 0; }
-nav a { margin-right: 14px; color: var(--accent); }
-section { padding: 6px 22px 14px; }
-h2 { font-size: 17px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 14px 0 6px; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; white-space: nowrap; }
-th { background: var(--bg); position: sticky; top: 0; z-index: 1; }
-.scroll { overflow-x: auto; }
-.plots { display: flex; flex-wrap: wrap; gap: 18px; }
-figure { margin: 0; } figure img { max-width: 100%; border: 1px solid var(--line); }
-figcaption { color: var(--muted); font-size: 12px; }
-.filters { display: flex; flex-wrap: wrap; gap: 10px 14px; align-items: center; margin-bottom: 10px; }
-.filters select, .filters input { font: inherit; padding: 2px 4px; }
-#dlg-count { color: var(--muted); }
-.viewer { display: grid; grid-template-columns: minmax(0, 52%) minmax(0, 48%); gap: 14px; }
-@media (max-width: 1100px) { .viewer { grid-template-columns: 1fr; } }
-.list { max-height: 82vh; overflow: auto; border: 1px solid var(--line); }
-#dlg-table { width: 100%; font-size: 12px; }
-#dlg-table th { cursor: pointer; user-select: none; }
-#dlg-table tbody tr { cursor: pointer; }
-#dlg-table tbody tr:hover { background: #eef3fb; }
-#dlg-table tbody tr.selected { background: #dbe7fb; }
-.transcript { max-height: 82vh; overflow: auto; border: 1px solid var(--line); padding: 10px 14px; }
-.hint { color: var(--muted); }
-.pass { color: var(--pass); font-weight: 600; } .fail { color: var(--fail); font-weight: 600; } .none { color: var(--muted); }
-.badge { display: inline-block; border-radius: 9px; padding: 0 7px; margin: 0 3px 2px 0; font-size: 11px;
-  background: #e6e9ee; color: #333; white-space: nowrap; }
-.badge.derived { border: 1px dashed #888; }
-.ev-tangent { background: #e3ecff; color: #1d3f8a; } .ev-complaint { background: #fde7d6; color: #8a3b0b; }
-.ev-outburst { background: #fbd5d5; color: #8c1414; } .ev-cynical, .ev-cynical_mode_on { background: #efe0f7; color: #5a1f7a; }
-.ev-fragmented, .ev-truncated { background: #fff2c2; color: #6b5200; } .ev-failure_detected { background: #ffd9e0; color: #7a1030; }
-.ev-rest_provider { background: #d8f3e6; color: #0f5c37; } .ev-ending_refused { background: #e0e0e0; color: #333; }
-.meta-grid { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin-bottom: 8px; }
-.meta-grid dt { color: var(--muted); } .meta-grid dd { margin: 0; }
-.items li.unmatched { color: var(--fail); }
-.turn { border-left: 4px solid var(--line); padding: 4px 10px; margin: 8px 0; }
-.turn-user { border-color: #2e7d32; background: #f3faf3; }
-.turn-agent { border-color: var(--accent); background: #f5f8fd; }
-.who { font-weight: 600; font-size: 12px; color: var(--muted); margin-right: 6px; }
-pre { white-space: pre-wrap; word-break: break-word; margin: 3px 0; font: 13px/1.4 ui-monospace, "SFMono-Regular", Menlo, monospace; }
-.said { font: inherit; white-space: pre-wrap; }
-.agent-thought { color: var(--muted); font-style: italic; white-space: pre-wrap; }
-.agent-action .kind { font-size: 11px; font-weight: 600; color: var(--accent); margin-right: 6px; }
-details.observation { margin: 2px 0 6px 14px; font-size: 12px; color: #444; }
-details.observation summary { cursor: pointer; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-details.observation pre { background: #fafafa; border: 1px solid var(--line); padding: 4px 6px; max-height: 320px; overflow: auto; }
-details.prompt summary { cursor: pointer; color: var(--muted); }
-.conveyed { font-size: 12px; color: #0f5c37; } .conveyed.none { color: var(--muted); }
-.ev-detail { font-size: 12px; color: var(--muted); margin: 2px 0; }
-"""
-
-JS = r"""
-(() => {
-  "use strict";
-  const DATA = JSON.parse(document.getElementById("report-data").textContent);
-  const ROWS = DATA.rows;
-  const $ = (id) => document.getElementById(id);
-
-  // Every node is built from text: dialogue content never reaches innerHTML.
-  function el(tag, cls, ...kids) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    for (const kid of kids) {
-      if (kid === null || kid === undefined || kid === false) continue;
-      node.append(kid instanceof Node ? kid : String(kid));
-    }
-    return node;
-  }
-  const outcomeOf = (r) => !r.graded ? "ungraded" : (r.passed ? "pass" : "fail");
-  function outcomeText(r) {
-    if (!r.graded) return "not graded";
-    if (r.env === "tau") return "reward " + (r.score === null ? "?" : r.score);
-    return r.passed ? "PASS" : "FAIL";
-  }
-  const alignedOf = (r) => r.aligned === null ? "unknown" : (r.aligned ? "yes" : "no");
-  const NOT_RECORDED = "not recorded (tangents and complaints derived from tangential_config.json; "
-    + "outbursts, fragments, truncations not recorded)";
-  const money = (x) => x === null || x === undefined ? "–" : x.toFixed(4);
-
-  function fillSelect(id, values, allLabel) {
-    const select = $(id);
-    select.append(new Option(allLabel, ""));
-    for (const v of values) select.append(new Option(v, v));
-  }
-  const uniq = (key) => [...new Set(ROWS.map((r) => r[key]))].sort();
-  fillSelect("f-env", uniq("env"), "all");
-  fillSelect("f-tree", uniq("tree"), "all");
-  fillSelect("f-model", uniq("model"), "all");
-  fillSelect("f-behaviour", uniq("behaviour"), "all");
-  const kinds = [...new Set(ROWS.flatMap((r) => r.events))].sort();
-  fillSelect("f-event", kinds, "any");
-  $("f-event").append(new Option("no recorded event", "-none"));
-
-  function badge(kind, derived, title) {
-    const b = el("span", "badge ev-" + kind.replace(/[^a-z_]/g, "") + (derived ? " derived" : ""), kind);
-    if (title) b.title = title;
-    return b;
-  }
-
-  const tbody = document.querySelector("#dlg-table tbody");
-  const trs = new Map();
-  for (const r of ROWS) {
-    const tr = el("tr", null);
-    tr.dataset.id = String(r.id);
-    tr.tabIndex = 0;
-    const events = el("td", null);
-    for (const k of r.events) events.append(badge(k, !r.events_recorded, null));
-    if (!r.events_recorded) events.append(el("span", "none", r.events.length ? "(derived)" : "not recorded"));
-    tr.append(
-      el("td", null, r.env), el("td", null, r.tree), el("td", null, r.model), el("td", null, r.behaviour),
-      el("td", null, r.scenario), el("td", null, r.run === null ? "–" : r.run),
-      el("td", outcomeOf(r) === "pass" ? "pass" : (outcomeOf(r) === "fail" ? "fail" : "none"), outcomeText(r)),
-      el("td", null, r.aligned === null ? "–" : (r.aligned ? "yes" : "no")), el("td", null, r.turns), events,
-      el("td", null, money(r.cost)));
-    tr.addEventListener("click", () => open(r.id));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") open(r.id); });
-    trs.set(r.id, tr);
-    tbody.append(tr);
-  }
-
-  let haystacks = null;  // built on the first search: row fields plus everything said
-  function haystack(r) {
-    if (!haystacks) {
-      haystacks = new Map();
-      for (const row of ROWS) {
-        const t = DATA.transcripts[row.id] || { steps: [] };
-        const said = t.steps.filter((s) => s.type === "user" || s.type === "agent").map((s) => s.text || s.action || "");
-        const fields = [row.scenario, row.model, row.behaviour, row.tree, row.folder, ...row.events, ...said];
-        haystacks.set(row.id, fields.join("\n").toLowerCase());
-      }
-    }
-    return haystacks.get(r.id);
-  }
-
-  function applyFilters() {
-    const f = {
-      env: $("f-env").value, tree: $("f-tree").value, model: $("f-model").value, behaviour: $("f-behaviour").value,
-      outcome: $("f-outcome").value, aligned: $("f-aligned").value, event: $("f-event").value,
-      text: $("f-text").value.trim().toLowerCase(),
-    };
-    let shown = 0;
-    for (const r of ROWS) {
-      const ok = (!f.env || r.env === f.env) && (!f.tree || r.tree === f.tree) && (!f.model || r.model === f.model)
-        && (!f.behaviour || r.behaviour === f.behaviour) && (!f.outcome || outcomeOf(r) === f.outcome)
-        && (!f.aligned || alignedOf(r) === f.aligned)
-        && (!f.event || (f.event === "-none" ? r.events.length === 0 : r.events.includes(f.event)))
-        && (!f.text || haystack(r).includes(f.text));
-      trs.get(r.id).hidden = !ok;
-      if (ok) shown += 1;
-    }
-    $("dlg-count").textContent = shown + " of " + ROWS.length + " dialogues";
-  }
-  for (const id of ["f-env", "f-tree", "f-model", "f-behaviour", "f-outcome", "f-aligned", "f-event"]) {
-    $(id).addEventListener("change", applyFilters);
-  }
-  $("f-text").addEventListener("input", applyFilters);
-
-  let sortKey = null, sortDir = 1;
-  for (const th of document.querySelectorAll("#dlg-table th")) {
-    th.addEventListener("click", () => {
-      const key = th.dataset.key;
-      sortDir = sortKey === key ? -sortDir : 1;
-      sortKey = key;
-      const value = (r) => key === "outcome" ? outcomeOf(r) + String(r.score) : key === "aligned" ? alignedOf(r)
-        : key === "events" ? r.events.join(",") : r[key];
-      const sorted = [...ROWS].sort((a, b) => {
-        const x = value(a), y = value(b);
-        if (x === y) return a.id - b.id;
-        if (x === null || x === undefined) return 1;
-        if (y === null || y === undefined) return -1;
-        return (x < y ? -1 : 1) * sortDir;
-      });
-      for (const r of sorted) tbody.append(trs.get(r.id));
-    });
-  }
-
-  function eventTitle(e) {
-    const rest = Object.entries(e).filter(([k]) => k !== "event" && k !== "derived");
-    if (e.derived) rest.push(["source", "derived from tangential_config.json"]);
-    return rest.map(([k, v]) => k + ": " + (typeof v === "string" ? v : JSON.stringify(v))).join("\n");
-  }
-  function eventDetail(e) {
-    const text = e.tangent || e.complaint || (e.kind ? [e.kind, e.act, e.level].filter(Boolean).join(", ") : "")
-      || (e.divisor ? "kept 1/" + e.divisor : "") || (Array.isArray(e.items) ? e.items.join("; ") : "");
-    return text ? el("div", "ev-detail", e.event + ": " + text) : null;
-  }
-  function meta(pairs) {
-    const dl = el("dl", "meta-grid");
-    for (const [k, v] of pairs) if (v !== null && v !== undefined && v !== "") dl.append(el("dt", null, k), el("dd", null, v));
-    return dl;
-  }
-
-  function open(id) {
-    const r = ROWS.find((x) => x.id === id);
-    const t = DATA.transcripts[id];
-    if (!r) return;
-    for (const tr of trs.values()) tr.classList.remove("selected");
-    trs.get(id).classList.add("selected");
-    history.replaceState(null, "", "#d" + id);
-    const box = $("transcript");
-    box.replaceChildren();
-    box.append(el("h3", null, r.scenario + " · run " + (r.run === null ? "–" : r.run)));
-    if (!t) {
-      box.append(el("p", "hint", "Transcript not embedded: this page holds " + Object.keys(DATA.transcripts).length + " of "
-        + ROWS.length + " (ncusim report --max-transcripts N, or a narrower PATH). Folder: " + r.folder));
-      return;
-    }
-    const head = el("div", "grade");
-    head.append(el("span", outcomeOf(r) === "pass" ? "pass" : (outcomeOf(r) === "fail" ? "fail" : "none"), outcomeText(r)), " · ",
-      el("span", r.aligned ? "pass" : (r.aligned === false ? "fail" : "none"),
-        r.aligned === null ? "no alignment verdict" : (r.aligned ? "goal aligned" : "not goal aligned")));
-    box.append(head);
-    const grade = t.grade || {};
-    const domains = grade.domains
-      ? Object.entries(grade.domains).map(([d, ok]) => d + ": " + (ok ? "booked" : "not booked")).join(", ") : null;
-    const flags = Object.entries(t.config || {}).filter(([, v]) => v).map(([k]) => k).join(", ");
-    const usage = t.usage
-      ? "$" + t.usage.cost.toFixed(4) + " · " + t.usage.tokens + " tokens · " + t.usage.calls + " calls" : "not recorded";
-    const stats = t.stats && typeof t.stats === "object"
-      ? Object.entries(t.stats).map(([k, v]) => k + " " + v).join(" · ") : null;
-    box.append(meta([
-      ["folder", r.folder], ["environment", r.env], ["tree", r.tree], ["model", r.model], ["behaviour", r.behaviour],
-      ["behaviour flags", flags || "none"], ["domains", domains],
-      ["reward info", grade.reward_info ? JSON.stringify(grade.reward_info) : null],
-      ["grading error", r.error], ["judge error", t.judge_error],
-      ["seed / attempt", t.meta ? t.meta.seed + " / " + t.meta.attempt : null],
-      ["stats", stats], ["cost", usage],
-      ["behaviour events", t.events_recorded ? "recorded per turn" : NOT_RECORDED],
-      ["goal items per turn", t.conveyed_recorded ? "recorded" : "not recorded"],
-    ]));
-    if (t.goal) box.append(el("p", null, el("span", "who", "Goal"), t.goal));
-    const unmatched = new Set(t.unmatched || []);
-    if (t.items && t.items.length) {
-      const ul = el("ul", "items");
-      for (const item of t.items) {
-        const missed = unmatched.has(item);
-        ul.append(el("li", missed ? "unmatched" : null, item, missed ? " (unmatched)" : null));
-      }
-      const count = "Goal items (" + t.items.length + ")" + (unmatched.size ? ", " + unmatched.size + " unmatched" : "");
-      box.append(el("details", null, el("summary", null, count), ul));
-    }
-    if (unmatched.size) {
-      const ul = el("ul", "items");
-      for (const item of unmatched) ul.append(el("li", "unmatched", item));
-      box.append(el("div", "unmatched-items", el("span", "who", "Unmatched goal items (judge)"), ul));
-    }
-    for (const s of t.steps) {
-      if (s.type === "prompt") {
-        const text = DATA.prompts[s.key] || "";
-        const summary = el("summary", null, "Agent system prompt (" + text.length + " characters)");
-        box.append(el("details", "prompt", summary, el("pre", null, text)));
-      } else if (s.type === "user") {
-        const div = el("div", "turn turn-user");
-        div.dataset.turn = String(s.turn);
-        const line = el("div", null, el("span", "who", "User · turn " + s.turn));
-        for (const e of s.events) line.append(badge(String(e.event), !!e.derived, eventTitle(e)));
-        div.append(line, el("div", "said", s.text));
-        for (const e of s.events) { const d = eventDetail(e); if (d) div.append(d); }
-        if (s.conveyed === null || s.conveyed === undefined) {
-          div.append(el("div", "conveyed none", "goal items conveyed: not recorded"));
-        } else {
-          const text = s.conveyed.length ? s.conveyed.join(" · ") : "none";
-          div.append(el("div", "conveyed" + (s.conveyed.length ? "" : " none"), "goal items conveyed: " + text));
-        }
-        box.append(div);
-      } else if (s.type === "agent") {
-        const div = el("div", "turn turn-agent", el("span", "who", "Agent"));
-        if (s.thought) div.append(el("div", "agent-thought", "Thought: " + s.thought));
-        const label = s.kind === "talk" ? "talk" : s.kind === "call" ? "call " + (s.name || "?") : "unparsed action";
-        const action = s.kind === "talk" ? el("span", "said", s.action) : el("pre", null, s.action);
-        div.append(el("div", "agent-action", el("span", "kind", label), action));
-        box.append(div);
-      } else if (s.type === "observation") {
-        const first = s.text.split("\n")[0];
-        const summary = el("summary", null, first.length > 140 ? first.slice(0, 140) + "…" : first);
-        box.append(el("details", "observation", summary, el("pre", null, s.text)));
-      } else {
-        box.append(el("div", "turn", el("span", "who", s.role), el("pre", null, s.text)));
-      }
-    }
-    box.scrollTop = 0;
-  }
-
-  applyFilters();
-  const m = /^#d(\d+)$/.exec(location.hash);
-  if (m) open(Number(m[1]));
-})();
-"""
+def asset(name: str) -> str:
+    """A file of the page (viewer markup, CSS, JS), shipped as package data beside this module."""
+    return resources.files("shared.analysis").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def render(
@@ -494,7 +177,7 @@ def render(
         + plot_section(images)
         + "".join(extra_section(i, s) for i, s in enumerate(extra))
         + failure_section(data)
-        + VIEWER
+        + asset("viewer.html")
     )
     return (
         "<!DOCTYPE html>\n"
@@ -503,9 +186,9 @@ def render(
         # Nothing leaves the page: no network requests at all, scripts only inline.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{asset('report.css')}</style></head><body>"
         f"<header><h1>{esc(title)}</h1><p>{esc(summary)}</p><nav>{nav}</nav></header>"
         f"{body}"
         f'<script type="application/json" id="report-data">{script_json(blob)}</script>'
-        f"<script>{JS}</script></body></html>\n"
+        f"<script>{asset('report.js')}</script></body></html>\n"
     )
