@@ -167,7 +167,7 @@ serve-local: setup ## serve the embedded model OpenAI-compatibly on 127.0.0.1:$(
 	@folder=$$($(BIN)/ncusim prepare-local) && echo "model spec: http://127.0.0.1:$(PORT)/v1#$$folder" && \
 	  HF_HUB_OFFLINE=1 $(BIN)/transformers serve "$$folder" --host 127.0.0.1 --port $(PORT) --device cpu
 
-# make serve-vllm (shared/serving.py). HOST and NAME count only when given on the make command line:
+# make serve-vllm (shared/serving/). HOST and NAME count only when given on the make command line:
 # a shell that exports HOST or NAME (WSL sets NAME) must never rebind or rename the servers.
 .PHONY: serve-vllm stop-vllm serving-status
 GPUS ?= 0

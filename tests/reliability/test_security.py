@@ -191,7 +191,7 @@ FORBIDDEN_ATTRIBUTES = {
 }  # fmt: skip
 # Every subprocess the package starts, each an argv list without a shell; a new one is reviewed and added here.
 SUBPROCESS_ALLOWED = {
-    ("shared/serving.py", "Popen"): "vLLM servers from an argv list (VLLM_SERVER_CMD is split with shlex, never run by a shell)",
+    ("shared/serving/launch.py", "Popen"): "vLLM servers from an argv list (VLLM_SERVER_CMD is split with shlex, never run by a shell)",
     ("shared/training/cli.py", "call"): "relaunching `ncusim train` under `accelerate launch` for DDP",
     ("shared/bench_suites.py", "run"): "the harness benchmark's fixed `python -c` program (the original's subprocess hop)",
 }
@@ -249,7 +249,7 @@ def test_the_grep_rule_of_the_unit_tests_still_holds() -> None:
 # --- servers bind loopback -------------------------------------------------------------------
 
 ZERO_ADDRESS_ALLOWED = {
-    "shared/serving.py": "_connect_host maps a 0.0.0.0 bind to 127.0.0.1 for clients",
+    "shared/serving/commands.py": "_connect_host maps a 0.0.0.0 bind to 127.0.0.1 for clients",
     "shared/serving_cli.py": "the --host help text says 0.0.0.0 exposes the servers",
     "docker/compose.yaml": "inside the container; published on 127.0.0.1 only (tests/docker: test_compose_ports_bind_loopback_unless_told)",
 }
@@ -277,7 +277,8 @@ def test_every_host_parameter_defaults_to_loopback() -> None:
                     if "host" in argument.arg and default is not None:
                         defaults.append((f"{name}:{node.name}", ast.literal_eval(default)))
     assert defaults and all(value == "127.0.0.1" for _, value in defaults), defaults
-    assert {where for where, _ in defaults} >= {"shared/serving.py:plan", "shared/serving.py:serve", "shared/serving_cli.py:serve_vllm"}
+    expected = {"shared/serving/launch.py:plan", "shared/serving/launch.py:serve", "shared/serving_cli.py:serve_vllm"}
+    assert {where for where, _ in defaults} >= expected
 
 
 def test_servers_the_kit_and_its_tests_construct_bind_loopback() -> None:

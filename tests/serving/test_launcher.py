@@ -1,4 +1,4 @@
-"""The vLLM launcher (shared/serving.py) against real servers on 127.0.0.1.
+"""The vLLM launcher (shared/serving/) against real servers on 127.0.0.1.
 
 `transformers serve` with the embedded model stands in for vLLM through VLLM_SERVER_CMD: two
 "GPUs" on two ports, started once for the module. Planning, port checks, failing servers and pid
