@@ -28,10 +28,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.bench import ServerProcess
 from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic
 from shared.llm.base import BaseChatModel, Completion, Message
+from shared.local_servers import ServerProcess
 from shared.paths import results_dir
 
 MULTIWOZ_AGENT = '- Thought: the user is served\n- Action: Talk("Everything is booked.")'

@@ -29,9 +29,9 @@ from shared.state_files import TauGrade, checked
 from tau_env import tasks as task_data
 from tau_env import viewer
 from tau_env.db import load_db
-from tau_env.env import TERMINAL_TOOLS, ToolOutputError, call_tool
 from tau_env.resources import DOMAINS, ROOT, read_bytes
 from tau_env.reward import RESPOND, reward_result
+from tau_env.tool_step import TERMINAL_TOOLS, ToolOutputError, call_tool
 
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"

@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Any
 
 from tau_env.db import data_hash, load_db
-from tau_env.env import TERMINAL_TOOLS, call_tool
 from tau_env.tasks import tasks
+from tau_env.tool_step import TERMINAL_TOOLS, call_tool
 
 RESPOND = "respond"
 

@@ -24,12 +24,14 @@ from typing import Any
 from shared.data import FileEntry, fetch, load_manifest, make_source, progress_printer
 from shared.errors import ConfigError, DataError
 from shared.paths import data_path
+from shared.scoring import read_aligned
+from shared.usersim.config import FLAGS
 
 SETS_ROOT = "multiwoz_env/train_datasets"
 PUBLISHED_SETS = ("multiwoz_train_dataset", "multiwoz_train_dataset_528_195", "multiwoz_train_dataset_4010101030")
 # The only files of a published folder that training reads (the folders hold ~27 files each).
 NEEDED_FILES = ("dial_hist_system_list.json", "pass_or_fail.txt", "goal_align_result.json", "non_coll_config.json")
-BEHAVIOR_FLAGS = ("unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
+BEHAVIOR_FLAGS = FLAGS  # the simulator's flags, in its YAML order (result folders are named the same way)
 IGNORE_INDEX = -100
 
 Echo = Callable[[str], None]
@@ -143,13 +145,6 @@ def read_passed(folder: Path) -> bool:
         return False
 
 
-def read_aligned(folder: Path) -> bool:
-    try:
-        return json.loads((folder / "goal_align_result.json").read_text(encoding="utf-8"))["result"] is True
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
 def read_behavior(folder: Path) -> str:
     """`normal`, a flag name, or flags joined by `+` (as result folders are named); `pbus:` for the baseline."""
     try:
@@ -222,7 +217,7 @@ def select(folders: Sequence[Path], rejection: bool = True) -> Selection:
         if messages is None:
             malformed.append(folder)
             continue
-        dialogue = Dialogue(folder, tuple(messages), read_passed(folder), read_aligned(folder), read_behavior(folder))
+        dialogue = Dialogue(folder, tuple(messages), read_passed(folder), read_aligned(folder) is True, read_behavior(folder))
         passed += dialogue.passed
         aligned += dialogue.aligned
         both += dialogue.passed and dialogue.aligned

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.usersim.config import Behaviors
-from shared.usersim.impatience import remove_please
+from shared.usersim.emotional_acts import remove_please
 from shared.usersim.templates import Templates
 
 PROMPT_SETS = ("paper", "ncusim")

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from shared.apology import is_apology
 from shared.environment import UserProfile
 from shared.files import write_json_atomic, write_text_atomic
-from shared.usersim import impatience, incomplete, pbus, resources, tangential, unavailable_service
+from shared.usersim import emotional_acts, fragment_dumping, pbus, resources, tangential, unavailable_service
 from shared.usersim.config import Behaviors
 from shared.usersim.models import ModelSet
 from shared.usersim.prompt_sets import OwnPrompts, Prompt, PromptSet
@@ -148,13 +148,13 @@ class UserSimulator:
         if ncuser:
             await self.handle_ending(turn)
         if flags.emotional_acts and ncuser and not turn.skip_behaviours:
-            await impatience.stage(self, turn)
+            await emotional_acts.stage(self, turn)
         if not turn.current_angry and flags.tangential and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
             await tangential.stage(self, turn)
         if flags.fragment_dumping and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
-            await incomplete.stage(self, turn)
+            await fragment_dumping.stage(self, turn)
         if state.cynical_mode and self.stop_token not in turn.content and not turn.suppress_cynical:
-            await impatience.cynical_rewrite(self, turn)
+            await emotional_acts.cynical_rewrite(self, turn)
         matched = await self.track(turn) if state.remaining and ncuser else []
         if self.stop_token in turn.content:
             await tangential.final_check(self)

@@ -40,7 +40,7 @@ from shared.errors import ModelError
 from shared.llm import structured
 from shared.llm.base import BaseChatModel, Completion, Message
 from shared.usersim import Behaviors, UserSimulator
-from shared.usersim.impatience import remove_please, strip_please
+from shared.usersim.emotional_acts import remove_please, strip_please
 from shared.usersim.schemas import Complaints, ExtraGoals, ReasonedVerdict, Selection, Verdict
 from tau_env import analysis as tau_analysis
 from tau_env.environment import RESPOND, TauEnvironment, parse_action, trajectory_actions

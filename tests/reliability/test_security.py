@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import pytest
 
-from shared.bench import JsonHandler, LocalServer, completion, scripted_reply
+from shared.local_servers import JsonHandler, LocalServer, completion, scripted_reply
 from tests.support.cli_env import isolated_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ NCUSIM = [sys.executable, "-m", "shared.cli"]
 
 
 class KeyServer:
-    """Answers every role of a MultiWOZ dialogue (shared.bench's scripted replies) on 127.0.0.1 and
+    """Answers every role of a MultiWOZ dialogue (shared.local_servers' scripted replies) on 127.0.0.1 and
     records the Authorization headers; with `echo_key`, agent calls get HTTP 400 whose error message
     quotes the caller's Authorization header, as careless proxies do, placed so that the key
     straddles the 300 characters of the body an error message keeps."""

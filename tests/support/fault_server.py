@@ -1,7 +1,7 @@
 """An OpenAI-compatible server on 127.0.0.1 that plays every role of a MultiWOZ dialogue and injects
 the faults real model endpoints produce, at seeded, configurable rates.
 
-Replies come from `shared.bench.scripted_reply` (agent Talk, simulated user, helper/judge JSON).
+Replies come from `shared.local_servers.scripted_reply` (agent Talk, simulated user, helper/judge JSON).
 Each request draws at most one fault kind (see `KINDS`) from a seeded `random.Random`:
 
   rate_limit      429 with `Retry-After`
@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.bench import JsonHandler, LocalServer, completion, scripted_reply
+from shared.local_servers import JsonHandler, LocalServer, completion, scripted_reply
 
 KINDS = (
     "rate_limit",

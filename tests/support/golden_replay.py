@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shared.bench import JsonHandler, LocalServer, completion
+from shared.local_servers import JsonHandler, LocalServer, completion
 
 _NUMBERED = re.compile(r"(?:^\s*\d+\. .*\n?)+", re.MULTILINE)
 _STRINGS = re.compile(r"\[(?:'[^'\n]*'(?:, )?)+\]")

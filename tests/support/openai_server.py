@@ -20,7 +20,7 @@ import time
 from collections import deque
 from typing import Any
 
-from shared.bench import JsonHandler, LocalServer
+from shared.local_servers import JsonHandler, LocalServer
 
 
 class ScriptedOpenAIServer:

@@ -13,7 +13,7 @@ import pytest
 
 from tau_env import call_tool, data_hash, load_db
 from tau_env.db import to_hashable
-from tau_env.env import ToolOutputError
+from tau_env.tool_step import ToolOutputError
 
 
 @cache

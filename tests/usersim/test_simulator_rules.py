@@ -12,7 +12,7 @@ import pytest
 from shared.environment import UserProfile
 from shared.errors import ConfigError
 from shared.usersim import Behaviors, UserSimulator
-from shared.usersim.impatience import remove_please
+from shared.usersim.emotional_acts import remove_please
 from shared.usersim.prompt_sets import PBUS_TOPIC_JOIN, UNAVAILABLE_JOIN
 from shared.usersim.state import AngerCounter
 from tests.support.scripted_calls import ScriptedCalls
