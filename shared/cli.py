@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shared import __version__, environment
+from shared import __version__, defaults, environment
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
 from shared.cost_estimate import CONFIRM_ABOVE
@@ -177,7 +177,7 @@ def simulate(
     behaviors: Annotated[
         str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience); or the paper's YAML files")
     ] = "normal",
-    n: Annotated[int, typer.Option(help="simulations per scenario")] = 4,
+    n: Annotated[int, typer.Option(help="simulations per scenario")] = defaults.N,
     subset: Annotated[int, typer.Option(help="per-shard cap (MultiWOZ O): 0 = all 89 test scenarios")] = 0,
     split: Annotated[str, typer.Option(help="test or train")] = "test",
     scenarios: Annotated[str | None, typer.Option(help="scenario ids, comma separated (e.g. PMUL0095,PMUL0410)")] = None,
@@ -198,12 +198,16 @@ def simulate(
         str, typer.Option(help="paper: the original's prompts, read from the pinned upstream files; ncusim: the kit's own wording")
     ] = "paper",
     attempts: Annotated[int | None, typer.Option(help="goal-alignment regeneration attempts (MultiWOZ 5, Tau 10)")] = None,
-    concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = 32,
+    concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = defaults.CONCURRENCY,
     seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
     max_steps: Annotated[int | None, typer.Option(help="agent steps per dialogue (the paper: 30)")] = None,
     domains: Annotated[str | None, typer.Option(help="tau: airline, retail or both (default both)")] = None,
-    agent_max_tokens: Annotated[int | None, typer.Option(help="cap on agent reply tokens (default: none for APIs, 160 local)")] = None,
-    user_max_tokens: Annotated[int | None, typer.Option(help="cap on simulator reply tokens (default: none for APIs, 80 local)")] = None,
+    agent_max_tokens: Annotated[
+        int | None, typer.Option(help=f"cap on agent reply tokens (default: none for APIs, {defaults.LOCAL_AGENT_MAX_TOKENS} local)")
+    ] = None,
+    user_max_tokens: Annotated[
+        int | None, typer.Option(help=f"cap on simulator reply tokens (default: none for APIs, {defaults.LOCAL_USER_MAX_TOKENS} local)")
+    ] = None,
     results: Annotated[Path | None, typer.Option(help="results folder (default results/ or NCUSIM_RESULTS)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help=f"run a plan of more than {CONFIRM_ABOVE:,} dialogues without asking (YES=1)")] = False,
     estimate_only: Annotated[bool, typer.Option("--estimate", help="print the cost estimate of the plan and stop")] = False,

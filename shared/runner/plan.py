@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import environment
+from shared import defaults, environment
 from shared.environment import Scenario
 from shared.errors import ConfigError
 from shared.llm.keys import public_spec
@@ -27,7 +27,7 @@ class RunPlan:
     env: str
     models: list[str]
     behaviors: list[Behaviors]
-    n: int = 4
+    n: int = defaults.N
     subset: int = 0
     split: str = "test"
     scenario_ids: list[str] | None = None
@@ -38,7 +38,7 @@ class RunPlan:
     judge_model: str | None = None
     helper_models: dict[str, str] = field(default_factory=dict)  # per call, over everything else
     attempts: int | None = None  # regeneration attempts per dialogue (MultiWOZ 5, Tau 10)
-    concurrency: int = 32
+    concurrency: int = defaults.CONCURRENCY
     seed: int = 0
     results: Path | None = None
     agent_temperature: float | None = None

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from shared import environment
+from shared import defaults, environment
 from shared.conversation import AgentSettings, converse, judge_or_unaligned
 from shared.cost_estimate import CHARS_PER_TOKEN, Estimate, count_plan, estimate, profile
 from shared.environment import Environment, Scenario
@@ -94,7 +94,7 @@ class Runner:
             models.models[call] = self.model(spec)
         models.max_tokens = plan.user_max_tokens
         if models.max_tokens is None and models.specs["user"].startswith(LOCAL_PREFIXES):
-            models.max_tokens = 80  # keep a small local user quick; API models get no cap, as in the paper
+            models.max_tokens = defaults.LOCAL_USER_MAX_TOKENS
         return models
 
     def agent_settings(self, spec: str) -> AgentSettings:
@@ -103,7 +103,7 @@ class Runner:
             temperature = 1.0  # the paper's OpenAI agents sampled at T=1
         max_tokens = self.plan.agent_max_tokens
         if max_tokens is None and spec.startswith(LOCAL_PREFIXES):
-            max_tokens = 160
+            max_tokens = defaults.LOCAL_AGENT_MAX_TOKENS
         return AgentSettings(temperature=temperature, max_tokens=max_tokens)
 
     # --- one dialogue -------------------------------------------------------------------

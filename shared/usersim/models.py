@@ -13,29 +13,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.defaults import HELPER_TIER_MODEL, USER_TIER_MODEL
 from shared.llm import ChatModel, resolve
 from shared.llm.resolve import is_hosted_api
 
+USER_TIER = USER_TIER_MODEL  # the calls USER_MODEL replaces
+HELPER_TIER = HELPER_TIER_MODEL  # the calls HELPER_MODEL replaces (the judge has its own setting)
+
 # call -> (model spec, temperature), as the original code set them (multiwoz_user.py, tau_bench/envs/user.py).
 DEFAULTS: dict[str, tuple[str, float]] = {
-    "user": ("gpt-4.1-mini", 1.0),
-    "rest_provider": ("gpt-4.1-mini", 1.0),
-    "ending_check": ("gpt-4.1-mini", 0.0),
-    "failure_classifier": ("gpt-4.1-mini", 0.0),
-    "outburst": ("gpt-4o-mini", 1.0),
-    "tangent": ("gpt-4o-mini", 1.0),
-    "respond_verifier": ("gpt-4.1-mini", 0.0),
-    "complaints": ("gpt-4o-mini", 0.0),
-    "merge": ("gpt-4.1-mini", 1.0),
-    "style_transfer": ("gpt-4.1-mini", 0.0),
-    "cynical": ("gpt-4o-mini", 1.0),
-    "tracker": ("gpt-4.1-mini", 0.0),
-    "unavailable_service": ("gpt-4.1-mini", 1.0),
-    "pbus_topic": ("gpt-4o-mini", 1.0),
-    "judge": ("gpt-4o-mini", 0.0),
+    "user": (USER_TIER, 1.0),
+    "rest_provider": (USER_TIER, 1.0),
+    "ending_check": (USER_TIER, 0.0),
+    "failure_classifier": (USER_TIER, 0.0),
+    "outburst": (HELPER_TIER, 1.0),
+    "tangent": (HELPER_TIER, 1.0),
+    "respond_verifier": (USER_TIER, 0.0),
+    "complaints": (HELPER_TIER, 0.0),
+    "merge": (USER_TIER, 1.0),
+    "style_transfer": (USER_TIER, 0.0),
+    "cynical": (HELPER_TIER, 1.0),
+    "tracker": (USER_TIER, 0.0),
+    "unavailable_service": (USER_TIER, 1.0),
+    "pbus_topic": (HELPER_TIER, 1.0),
+    "judge": (HELPER_TIER, 0.0),
 }
-USER_TIER = "gpt-4.1-mini"  # the calls USER_MODEL replaces
-HELPER_TIER = "gpt-4o-mini"  # the calls HELPER_MODEL replaces (the judge has its own setting)
 
 
 @dataclass(frozen=True)
