@@ -266,6 +266,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # How the original's scripts printed each number (typos kept), for side-by-side reading.
+# The paper's failure table: its counters, in order.
+FAILURE_KEYS = ("failed", "no_book", "wrong_book", "multi_book", "format_errors", "api_name_hallucinations", "constraint_violations")
+
 PARITY_LABELS = {
     "total_api_calls": "Total API call",
     "format_errors": "API format Error",

@@ -125,6 +125,12 @@ class Environment(Protocol):
     data_package: str | None
     selectable_domains: tuple[str, ...]  # what `--domains` may choose from; () when scenarios fix their domains
     transcript_format: TranscriptFormat  # how the report reads its dialogue folders
+    table_notes: Mapping[str, tuple[str, ...]]  # sentences under the paper tables ("success", "pass_align")
+
+    @property
+    def failure_keys(self) -> tuple[str, ...]:
+        """The analysis counters of the paper's failure table, in order."""
+        ...
     user_profile: UserProfile
     grade_file: str  # the file whose presence (with goal_align_result.json) marks a finished dialogue
 
@@ -193,6 +199,14 @@ class AnalysisFromModule:
     @property
     def analysis_labels(self) -> dict[str, str]:
         return dict(self._analysis().PARITY_LABELS)
+
+    @property
+    def failure_keys(self) -> tuple[str, ...]:
+        """The analysis counters of the paper's failure table (the analysis module's `FAILURE_KEYS`)."""
+        return tuple(getattr(self._analysis(), "FAILURE_KEYS", ()))
+
+    # Sentences the paper tables add under a table of this environment, by table ("success", "pass_align").
+    table_notes: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 # Environments shipped with the kit, imported on first use so the others need not load.

@@ -255,6 +255,17 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# The paper's failure table: its counters, in order.
+FAILURE_KEYS = (
+    "failed",
+    "parse_errors",
+    "human_transfers",
+    "no_gt_api",
+    "gt_api_parameter_error",
+    "invalid_write_api",
+    "unexplained_failures",
+)
+
 PARITY_LABELS = {
     "parse_errors": "Parse Error",
     "no_gt_api": "No GT API Error",

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile
@@ -144,6 +145,12 @@ class TauEnvironment(AnalysisFromModule):
     data_package: str | None = "tau_env"
     selectable_domains: tuple[str, ...] = tuple(DOMAINS)
     transcript_format: TranscriptFormat = viewer.TRANSCRIPT
+    table_notes: Mapping[str, tuple[str, ...]] = MappingProxyType(
+        {
+            "success": ("Its tau pooling is unresolved (ours pools airline and retail; per-domain beside).",),
+            "pass_align": ("Pass rate = success (v1 rewards are 0 or 1).",),
+        }
+    )
 
     def __init__(
         self, prompt_dir: Path | None = None, max_steps: int = MAX_STEPS, domains: Sequence[str] = DOMAINS, prompts: str = "ncusim"

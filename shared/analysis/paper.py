@@ -199,8 +199,7 @@ def sr_table(c: Collected, simulator: str = "ours") -> Table:
         f"{c.env}: success rate (%) per model x behaviour ({simulator})",
         ["model", "behaviour", "graded", "SR ours (± std over runs [95% CI over scenarios])", "SR paper", "ours − paper", "per domain"],
         rows,
-        "Paper numbers: PAPER_RESULTS.md §2, a secondary source."
-        + (" Its tau pooling is unresolved (ours pools airline and retail; per-domain beside)." if c.env == "tau" else ""),
+        " ".join(["Paper numbers: PAPER_RESULTS.md §2, a secondary source.", *environment.get(c.env).table_notes.get("success", ())]),
     )
 
 
@@ -230,26 +229,17 @@ def pass_align_table(c: Collected) -> Table:
         [s.simulator, s.model, s.behaviour, s.pass_rate.text(), s.goal_align.text(), _num(s.iga)]
         for s in sorted(c.experiments, key=lambda s: (s.simulator, s.model, s.behaviour))
     ]
-    note = "Goal alignment of the final (regenerated) dialogues; IGA (aligned at the first attempt) from our runs' run.json."
-    if c.env == "tau":
-        note = "Pass rate = success (v1 rewards are 0 or 1). " + note
+    note = " ".join(
+        [
+            *environment.get(c.env).table_notes.get("pass_align", ()),
+            "Goal alignment of the final (regenerated) dialogues; IGA (aligned at the first attempt) from our runs' run.json.",
+        ]
+    )
     columns = ["simulator", "model", "behaviour", "pass rate", "goal alignment", "IGA"]
     return Table(f"pass_align_{c.env}", f"{c.env}: pass rate and goal alignment (%)", columns, rows, note)
 
 
 APPENDIX_KEYS = ("apology_ratio", "tangential_complaints_per_dialogue", "invented_observations_per_dialogue", "average_reasoning")
-FAILURE_KEYS = {
-    "multiwoz": ("failed", "no_book", "wrong_book", "multi_book", "format_errors", "api_name_hallucinations", "constraint_violations"),
-    "tau": (
-        "failed",
-        "parse_errors",
-        "human_transfers",
-        "no_gt_api",
-        "gt_api_parameter_error",
-        "invalid_write_api",
-        "unexplained_failures",
-    ),
-}
 
 
 def analysis_table(c: Collected, keys: Sequence[str], name: str, title: str, digits: int = 3) -> Table:
@@ -292,7 +282,8 @@ def build_tables(collected: Sequence[Collected]) -> list[Table]:
         if (p := pbus_table(c)) is not None:
             tables.append(p)
         tables.append(analysis_table(c, APPENDIX_KEYS, "appendix", "appendix metrics (apology ratio: impatience rows are the paper's)"))
-        tables.append(analysis_table(c, FAILURE_KEYS[c.env], "failures", "failure and API-misuse counters", digits=2))
+        keys = environment.get(c.env).failure_keys
+        tables.append(analysis_table(c, keys, "failures", "failure and API-misuse counters", digits=2))
     return tables
 
 
