@@ -131,6 +131,7 @@ class Environment(Protocol):
     def failure_keys(self) -> tuple[str, ...]:
         """The analysis counters of the paper's failure table, in order."""
         ...
+
     user_profile: UserProfile
     grade_file: str  # the file whose presence (with goal_align_result.json) marks a finished dialogue
 
