@@ -9,6 +9,8 @@ Suites (each writes `results/bench/<suite>.json`):
   published ones (8 user turns), at concurrency 1, 8, 64 and unbounded: wall time / ideal (the
   ideal is the longest chain of calls times the delay per wave) and the event-loop CPU per call.
 - `regrade`: re-grading throughput over the reference dialogues replicated (hard links) to many folders.
+- `tau-db`: Tau's reward with the episode DB's incremental hash against v1's whole-DB way (CPU per
+  reward, as a ratio), and both hashes and rewards compared on 628 scripted trajectories.
 - `economy`: model calls and tokens per user turn for each behaviour (helpers included) and the
   disk-cache hit rate when a run is resumed after losing half of its dialogues.
 """
@@ -290,8 +292,15 @@ def bench_economy(scenarios: int = 10) -> dict[str, Any]:
                                               "hit_rate": round(total.cached_calls / max(total.calls, 1), 3)}}  # fmt: skip
 
 
+def bench_tau_db() -> dict[str, Any]:
+    from tau_env.db_bench import exactness_grid, reward_cost
+
+    return {"reward": [reward_cost("airline"), reward_cost("retail")], "exactness": exactness_grid()}
+
+
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "harness": bench_harness,
+    "tau-db": bench_tau_db,
     "latency": bench_latency,
     "regrade": bench_regrade,
     "economy": bench_economy,

@@ -34,7 +34,8 @@ def table_bytes(domain: str, table: str) -> bytes:
     return read_bytes(f"{ROOT}/tau_bench/envs/{domain}/data/{table}.json")
 
 
-def fresh_tables(domain: str) -> dict[str, Any]:
-    """A new, mutable copy of the domain's pristine database (parsed from the cached bytes)."""
+def table_rows(domain: str, table: str) -> dict[str, Any]:
+    """One table of the domain's pristine database, newly parsed (`tau_env.db` keeps one per process)."""
     check_domain(domain)
-    return {table: json.loads(table_bytes(domain, table)) for table in TABLES[domain]}
+    rows: dict[str, Any] = json.loads(table_bytes(domain, table))
+    return rows

@@ -20,6 +20,15 @@ def test_harness_and_subprocess_ratio(data_home: Path) -> None:
     assert call["subprocess_ms"] > call["in_process_ms"] > 0 and call["ratio"] > 10
 
 
+def test_tau_reward_cost_and_exactness_at_toy_size(data_home: Path) -> None:
+    from tau_env.db_bench import exactness_grid, reward_cost
+
+    cost = reward_cost("retail", count=2)
+    assert cost["tasks"] == 2 and cost["v1_reward_ms_median"] > cost["reward_ms_median"] > 0
+    grid = exactness_grid(per_domain=2)
+    assert grid["trajectories"] == 16 and grid["same_hash"] == grid["same_reward"] == 16 and grid["reward_1"] >= 4
+
+
 def test_latency_levels_are_bounded_by_the_ideal(data_home: Path) -> None:
     report = bench_suites.bench_latency(delay=0.05, dialogues=8, levels=(1, None))
     one, unbounded = report["levels"]
