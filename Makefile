@@ -135,7 +135,7 @@ check: setup ## the inner loop, about a minute: lint, types and the fast core of
 # Drift guard, not in CI: the newest versions pyproject.toml allows, in a throwaway venv, against the
 # tests that talk to model servers. A failure here means: do not `make lock` yet, fix the kit first.
 LATEST_VENV ?= $(or $(TMPDIR),/tmp)/ncusim-latest-venv
-LATEST_TESTS ?= tests/unit/test_llm_backend.py tests/unit/test_openai_transport.py tests/unit/test_loopback_http.py \
+LATEST_TESTS ?= tests/unit/test_llm_backend.py tests/unit/test_openai_transport.py tests/unit/test_http_transport.py \
 	tests/unit/test_llm_resolve.py tests/reliability
 .PHONY: test-latest lock constraints
 test-latest: setup ## model-layer and reliability tests with the newest allowed library versions (throwaway venv; not in CI)

@@ -8,6 +8,8 @@ Suites (each writes `results/bench/<suite>.json`):
 - `latency`: a local server answering every call after a fixed delay, with dialogues as long as the
   published ones (8 user turns), at concurrency 1, 8, 64 and unbounded: wall time / ideal (the
   ideal is the longest chain of calls times the delay per wave) and the event-loop CPU per call.
+- `http`: the HTTP clients side by side (the kit's aiohttp transport, httpx, the openai SDK where
+  installed) against one local server: CPU per request and wall / ideal at 64 in flight.
 - `regrade`: re-grading throughput over the reference dialogues replicated (hard links) to many folders.
 - `tau-db`: Tau's reward with the episode DB's incremental hash against v1's whole-DB way (CPU per
   reward, as a ratio), and both hashes and rewards compared on 628 scripted trajectories.
@@ -177,8 +179,10 @@ def bench_latency(
     """Wall / ideal at each concurrency; ideal = sum over waves of the wave's longest chain x delay.
 
     Concurrency 1 runs `serial_dialogues` of them (its ratio does not depend on how many, and all
-    64 end to end would take most of an hour). `loop_ms_per_call` is the runner process's CPU time
-    per model call: what a wave of concurrent replies queues behind on the event loop.
+    64 end to end would take most of an hour). `loop_ms_per_call` is the event loop's CPU time (the
+    main thread's) per model call: what a wave of concurrent replies queues behind.
+    `process_ms_per_call` adds the worker threads (dialogue setup, grading, file writes: mostly
+    the kernel's file creation, which runs without the GIL, beside the loop).
     """
     server = ServerProcess(delay, user_turns)
     os.environ["NCUSIM_ENDPOINT_CONCURRENCY"] = str(4 * dialogues)
@@ -205,20 +209,96 @@ def bench_latency(
                 concurrency=level or count,
                 results=work,
             )
-            started, cpu = time.monotonic(), time.process_time()
+            started, cpu, loop = time.monotonic(), time.process_time(), time.thread_time()
             asyncio.run(Runner(plan, echo=lambda line: None).run())
-            wall, cpu = time.monotonic() - started, time.process_time() - cpu
+            wall, cpu, loop = time.monotonic() - started, time.process_time() - cpu, time.thread_time() - loop
             chains = sorted((read_json(p)["total"]["calls"] for p in work.rglob("usage.json")), reverse=True)
             width = level or len(chains)
             ideal = sum(max(chains[i : i + width]) for i in range(0, len(chains), width)) * delay
             rows.append({"concurrency": level or "unbounded", "dialogues": len(chains),
                          "calls_per_dialogue": round(sum(chains) / len(chains), 1), "wall_s": round(wall, 2),
                          "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3),
-                         "loop_ms_per_call": round(1000 * cpu / sum(chains), 2)})  # fmt: skip
+                         "loop_ms_per_call": round(1000 * loop / sum(chains), 2),
+                         "process_ms_per_call": round(1000 * cpu / sum(chains), 2)})  # fmt: skip
             shutil.rmtree(work, ignore_errors=True)
     finally:
         server.close()
     return {"delay_s": delay, "user_turns": user_turns, "levels": rows}
+
+
+BENCH_BODY = json.dumps(
+    {
+        "model": "bench",
+        "messages": [{"role": "system", "content": "Instruction: " + "a long prompt " * 300}, {"role": "user", "content": "hi"}],
+    }
+).encode()
+
+
+def _http_clients() -> dict[str, Callable[[str], Any]]:
+    """Client name -> factory of (post(body) coroutine function, close coroutine function)."""
+    import httpx
+
+    from shared.llm.http_transport import HttpTransport
+
+    def kit(url: str) -> Any:
+        transport = HttpTransport()
+        return (lambda: transport.post(f"{url}/chat/completions", BENCH_BODY, {"Content-Type": "application/json"}), transport.aclose)
+
+    def plain_httpx(url: str) -> Any:
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100))
+
+        async def post() -> bytes:
+            response = await client.post(f"{url}/chat/completions", content=BENCH_BODY, headers={"Content-Type": "application/json"})
+            return response.content
+
+        return post, client.aclose
+
+    clients: dict[str, Callable[[str], Any]] = {"aiohttp (the kit's http_transport)": kit, "httpx": plain_httpx}
+    try:
+        import openai
+    except ImportError:  # not a dependency of the kit; measured where installed (transformers[serving] brings it)
+        return clients
+
+    def sdk(url: str) -> Any:
+        client = openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
+        messages = json.loads(BENCH_BODY)["messages"]
+        return (lambda: client.chat.completions.create(model="bench", messages=messages), client.close)
+
+    return clients | {f"openai SDK {openai.__version__}": sdk}
+
+
+def bench_http(requests: int = 1920, concurrency: int = 64, delay: float = 0.5) -> dict[str, Any]:
+    """The HTTP clients side by side against one local server: CPU per request with instant replies
+    (what a wave of replies queues behind on the event loop) and wall / ideal with `delay` per reply."""
+
+    async def drive(make: Callable[[str], Any], url: str, count: int) -> tuple[float, float]:
+        post, close = make(url)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with gate:
+                await post()
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))  # connections opened, outside the numbers
+        started, cpu = time.monotonic(), time.process_time()
+        await asyncio.gather(*(one() for _ in range(count)))
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        await close()
+        return wall, cpu
+
+    rows = []
+    instant, delayed = ServerProcess(0.0), ServerProcess(delay)
+    try:
+        for name, make in _http_clients().items():
+            _, cpu = asyncio.run(drive(make, instant.url, requests))
+            waves = 10
+            wall, _ = asyncio.run(drive(make, delayed.url, waves * concurrency))
+            rows.append({"client": name, "cpu_ms_per_request": round(1000 * cpu / requests, 3),
+                         "wall_over_ideal": round(wall / (waves * delay), 3)})  # fmt: skip
+    finally:
+        instant.close()
+        delayed.close()
+    return {"requests": requests, "concurrency": concurrency, "delay_s": delay, "clients": rows}
 
 
 def _reference_root() -> Path:
@@ -302,6 +382,7 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "harness": bench_harness,
     "tau-db": bench_tau_db,
     "latency": bench_latency,
+    "http": bench_http,
     "regrade": bench_regrade,
     "economy": bench_economy,
 }

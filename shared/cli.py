@@ -281,7 +281,9 @@ def simulate(
 
 @app.command()
 def bench(
-    suite: Annotated[list[str] | None, typer.Option(help="harness, tau-db, latency, regrade, economy; repeatable (default all)")] = None,
+    suite: Annotated[
+        list[str] | None, typer.Option(help="harness, tau-db, latency, http, regrade, economy; repeatable (default all)")
+    ] = None,
     dialogues: Annotated[int, typer.Option(min=4, help="latency suite: dialogues per concurrency level")] = 64,
     delay: Annotated[float, typer.Option(min=0.01, help="latency suite: seconds each model call takes")] = 0.5,
     turns: Annotated[int, typer.Option(min=1, help="latency suite: user turns per dialogue")] = 8,

@@ -18,6 +18,8 @@ from pathlib import Path
 from shared.environment import Environment
 from shared.errors import printable
 from shared.files import write_text_atomic
+from shared.pass_hat_k import PassHatK, by_scenario, pass_hat_k
+from shared.pass_hat_k import line as pass_hat_line
 from shared.state_files import Alignment, read_valid
 
 METRICS = ("success_rate", "pass_rate", "goal_align")
@@ -53,6 +55,11 @@ def run_index(folder_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def scenario_of(folder_name: str) -> str:
+    """`PMUL0095.json_3` -> `PMUL0095.json`: the folder name without its run index."""
+    return _RUN_INDEX.sub("", folder_name)
+
+
 def read_aligned(folder: Path) -> bool | None:
     """The judge's verdict, or None when the folder has no goal_align_result.json holding a JSON
     boolean `result` (`"false"` is not a verdict)."""
@@ -85,6 +92,7 @@ class ScoreBlock:
     total_graded: int = 0
     missing_alignment: int = 0
     groups: dict[str, ScoreBlock] = field(default_factory=dict)  # e.g. Tau's per-domain blocks
+    pass_hat: list[PassHatK] = field(default_factory=list)  # pass^k for k = 1 .. N (not in score_list files)
 
     def mean(self, metric: str) -> float | None:
         return mean(self.values[metric]) if self.values.get(metric) else None
@@ -99,6 +107,7 @@ class ScoreBlock:
             out.append(f"{metric}_std: {pstdev(values):.3f}" if values else f"{metric}_std: nan")
             out.append("")
         out.append(f"total_graded_cnt: {self.total_graded}")
+        out.append(pass_hat_line(self.pass_hat))
         for name, group in self.groups.items():
             rate = group.mean("success_rate")
             shown = f"{rate:.3f}" if rate is not None else "nan"
@@ -127,6 +136,7 @@ def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None
     for score in scores:
         by_run.setdefault(score.run, []).append(score)
     block = ScoreBlock(values={m: [] for m in METRICS})
+    block.pass_hat = pass_hat_k(by_scenario((scenario_of(s.folder.name), s.passed) for s in sorted(scores, key=lambda s: s.folder.name)))
     if group is not None:
         by_group: dict[str, list[DialogueScore]] = {}
         for score in scores:

@@ -12,7 +12,19 @@ from shared import __version__
 from shared.data import UPSTREAM_COMMIT
 
 # The libraries whose version can change a request, a parse, a tokenisation or a training step.
-RECORDED_LIBRARIES = ("httpx", "pyyaml", "pydantic", "torch", "transformers", "tokenizers", "accelerate", "peft", "trl", "datasets")
+RECORDED_LIBRARIES = (
+    "aiohttp",
+    "httpx",
+    "pyyaml",
+    "pydantic",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "trl",
+    "datasets",
+)
 
 
 LOCK_FILE = Path(__file__).resolve().parent.parent / "uv.lock"  # beside pyproject.toml in a checkout

@@ -1,7 +1,6 @@
 """Every OpenAI-compatible backend (OpenAI, OpenRouter, vLLM, any /v1 server): one POST per call.
 
-The request goes through an `httpx.AsyncClient` (proxies, TLS, pooling), or, for a plain-http
-server on this machine, through `loopback_http` (NCUSIM_LOOPBACK_HTTP=0 turns that off). Failures
+The request goes through `http_transport` (aiohttp: proxies, TLS, pooling, bounded reads). Failures
 are raised as the kit's own `transport_errors`, which the retry policy classifies: the kit builds
 no exception of a library whose constructors change between releases (openai 3.63 did). Posting
 the JSON body directly instead of through the openai SDK's request builder and response models
@@ -11,22 +10,15 @@ halved the event-loop time per call, which is what bounds a wave of concurrent d
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
-
 from shared.llm.base import BaseChatModel, Completion, Message
-from shared.llm.loopback_http import MAX_BODY, LoopbackClient, loopback_target
+from shared.llm.http_transport import HttpTransport
 from shared.llm.retry import EmptyCompletion
-from shared.llm.transport_errors import EndpointResponseTooLarge, EndpointTimeout, EndpointUnreachable, status_error
-
-# A wave of concurrent dialogues to one API: connections are cheap, queueing behind a small pool is not.
-_POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+from shared.llm.transport_errors import status_error
 
 
 def _text_of(content: Any) -> str | None:
@@ -83,19 +75,6 @@ def parse_completion(body: bytes) -> Completion:
     return done
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
-    """The body, read in chunks and stopped at MAX_BODY: a server that sends without end costs a
-    bounded amount of memory."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise EndpointResponseTooLarge(f"the answer is larger than {MAX_BODY // 2**20} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class OpenAICompatModel(BaseChatModel):
     supports_tools = True
 
@@ -113,34 +92,15 @@ class OpenAICompatModel(BaseChatModel):
             parts = parts._replace(netloc=host)
         self.base_url = urlunsplit(parts)
         self._api_key = api_key
-        self._clients: dict[int, httpx.AsyncClient | LoopbackClient] = {}  # event loop id -> HTTP client
-        self._loopback = loopback_target(self.base_url)  # (host, port, path) of a server on this machine
-        self._lock = threading.Lock()
+        self._http = HttpTransport()
         super().__init__(spec, model, self.base_url, **kw)
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError("model objects hold credentials and are not serialisable")
 
-    def _client(self) -> httpx.AsyncClient | LoopbackClient:
-        # A connection pool belongs to one event loop: keep one client per loop. (Pools of at most
-        # 8 connections, instead of one pool for all, made no difference measurable by the latency suite.)
-        loop_id = id(asyncio.get_running_loop())
-        with self._lock:
-            client = self._clients.get(loop_id)
-            if client is None:
-                if self._loopback:
-                    client = LoopbackClient(*self._loopback)
-                else:
-                    client = httpx.AsyncClient(timeout=self.retry.timeout, limits=_POOL, follow_redirects=True)
-                self._clients[loop_id] = client
-            return client
-
     async def aclose(self) -> None:
         """Close this event loop's connections (once the loop is closed nothing can close them cleanly)."""
-        with self._lock:
-            client = self._clients.pop(id(asyncio.get_running_loop()), None)
-        if client is not None:
-            await client.aclose()
+        await self._http.aclose()
 
     async def _complete(self, messages: list[Message], params: dict[str, Any]) -> Completion:
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
@@ -149,26 +109,7 @@ class OpenAICompatModel(BaseChatModel):
             headers["Authorization"] = f"Basic {self._basic}"
         elif self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        client = self._client()
-        if isinstance(client, LoopbackClient):
-            return await self._complete_loopback(client, body, headers)
-        try:
-            async with client.stream("POST", f"{self.base_url}/chat/completions", content=body, headers=headers) as response:
-                content = await _read_capped(response)
-        except httpx.TimeoutException as exc:
-            raise EndpointTimeout(f"timed out: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:  # refused, reset, dropped or garbled: retried
-            raise EndpointUnreachable(f"connection error: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise status_error(response.status_code, response.headers, content)
-        return parse_completion(content)
-
-    async def _complete_loopback(self, client: LoopbackClient, body: bytes, headers: dict[str, str]) -> Completion:
-        path = f"{client.path_prefix}/chat/completions"
-        try:
-            reply = await client.post(path, body, headers)
-        except (OSError, asyncio.IncompleteReadError) as exc:  # refused, reset, dropped, garbled: retried
-            raise EndpointUnreachable(f"connection error: {type(exc).__name__}") from None
+        reply = await self._http.post(f"{self.base_url}/chat/completions", body, headers)
         if reply.status >= 400:
             raise status_error(reply.status, reply.headers, reply.content)
         return parse_completion(reply.content)

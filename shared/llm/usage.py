@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 
@@ -25,8 +25,19 @@ class Usage:
     invalid_replies: int = 0  # of the retries: re-asks after a structured reply that did not parse or validate
 
     def add(self, other: Usage) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
+        for name in USAGE_FIELDS:  # not asdict(): it deep-copies, and this runs for every dialogue and report
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def copy(self) -> Usage:
+        twin = Usage()
+        twin.add(self)
+        return twin
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {name: getattr(self, name) for name in USAGE_FIELDS}
+
+
+USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
 @cache
@@ -71,7 +82,7 @@ class UsageLedger:
 
     def merge(self, other: UsageLedger) -> None:
         with other._lock:
-            rows = {key: Usage(**asdict(u)) for key, u in other._rows.items()}
+            rows = {key: u.copy() for key, u in other._rows.items()}
         with self._lock:
             for key, usage in rows.items():
                 self._rows.setdefault(key, Usage()).add(usage)
@@ -97,8 +108,8 @@ class UsageLedger:
 
     def to_dict(self) -> dict[str, object]:
         with self._lock:
-            rows = [{"role": r, "model": m, **asdict(u)} for (r, m), u in sorted(self._rows.items())]
-        return {"total": asdict(self.total()), "by_role": {r: asdict(u) for r, u in self.by_role().items()}, "rows": rows}
+            rows = [{"role": r, "model": m, **u.as_dict()} for (r, m), u in sorted(self._rows.items())]
+        return {"total": self.total().as_dict(), "by_role": {r: u.as_dict() for r, u in self.by_role().items()}, "rows": rows}
 
 
 DEFAULT_LEDGER = UsageLedger()

@@ -130,7 +130,7 @@ class Runner:
                 alignment = await judge_or_unaligned(self.env, user, record, judge_model, spec.folder.name)
                 # Every model call is done: usage.json goes in before the grade file, whose arrival
                 # makes the folder complete, so a kill can never leave a complete folder without it.
-                write_json_atomic(spec.folder / "usage.json", ledger.to_dict())
+                await asyncio.to_thread(write_json_atomic, spec.folder / "usage.json", ledger.to_dict())
                 usage_written = True
                 grade = await asyncio.to_thread(self.env.grade, spec.folder)
                 passed, _ = self.env.outcome(grade)
@@ -358,7 +358,7 @@ class Runner:
                 break
         if not blocks:
             blocks = self.score(specs)
-        self.write_run_json(specs, time.monotonic() - started)
+        self.write_run_json(specs, time.monotonic() - started, blocks)
         return blocks
 
     def next_attempt_number(self, experiment: Path) -> int:
@@ -385,7 +385,7 @@ class Runner:
         aligned, total = self.logs[experiment].first_attempt_aligned()
         return aligned / total * 100 if total else None
 
-    def write_run_json(self, specs: Sequence[DialogueSpec], seconds: float) -> None:
+    def write_run_json(self, specs: Sequence[DialogueSpec], seconds: float, blocks: dict[Path, ScoreBlock]) -> None:
         versions = run_versions()
         for experiment, progress in self.progress.items():
             path = experiment / "run.json"
@@ -421,6 +421,7 @@ class Runner:
                     "dialogues": len(mine),
                     "complete": sum(self.complete(s) for s in mine),
                     "iga": self.iga(experiment),
+                    "pass_hat_k": {str(row.k): row.as_dict() for row in blocks[experiment].pass_hat} if experiment in blocks else {},
                     "seeds": {name: entries[-1]["seed"] for name, entries in self.logs[experiment].entries.items()},
                     "invocations": [*previous.get("invocations", []), invocation],
                 },
@@ -432,7 +433,7 @@ class Runner:
 
 
 def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:
-    out = ["", f"{'experiment':<48} {'dialogues':>9} {'success':>8} {'pass':>8} {'align':>8} {'IGA':>6} {'cost $':>9}"]
+    out = ["", f"{'experiment':<48} {'dialogues':>9} {'success':>8} {'pass':>8} {'align':>8} {'IGA':>6} {'pass^N':>7} {'cost $':>9}"]
     for experiment, block in blocks.items():
         progress = runner.progress[experiment]
         iga = runner.iga(experiment)
@@ -443,7 +444,8 @@ def summary_lines(runner: Runner, blocks: dict[Path, ScoreBlock]) -> list[str]:
 
         out.append(
             f"{progress.name:<48} {block.total_graded:>4}/{progress.total:<4} {fmt('success_rate')} {fmt('pass_rate')} "
-            f"{fmt('goal_align')} {(f'{iga:6.1f}' if iga is not None else '     -')} {progress.ledger.total().cost_usd:9.4f}"
+            f"{fmt('goal_align')} {(f'{iga:6.1f}' if iga is not None else '     -')} "
+            f"{(f'{block.pass_hat[-1].value:7.2f}' if block.pass_hat else '      -')} {progress.ledger.total().cost_usd:9.4f}"
         )
     by_role = runner.ledger.by_role()
     out.append(

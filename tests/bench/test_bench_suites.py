@@ -29,6 +29,13 @@ def test_tau_reward_cost_and_exactness_at_toy_size(data_home: Path) -> None:
     assert grid["trajectories"] == 16 and grid["same_hash"] == grid["same_reward"] == 16 and grid["reward_1"] >= 4
 
 
+def test_http_clients_side_by_side_at_toy_size() -> None:
+    report = bench_suites.bench_http(requests=64, concurrency=8, delay=0.05)
+    rows = {row["client"].split()[0]: row for row in report["clients"]}
+    assert {"aiohttp", "httpx"} <= set(rows)
+    assert all(row["cpu_ms_per_request"] > 0 and row["wall_over_ideal"] >= 0.9 for row in rows.values())
+
+
 def test_latency_levels_are_bounded_by_the_ideal(data_home: Path) -> None:
     report = bench_suites.bench_latency(delay=0.05, dialogues=8, levels=(1, None))
     one, unbounded = report["levels"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from shared import conversation
-from shared.conversation import DialogueRecord, _save_live_view
+from shared.conversation import DialogueRecord, _save_live_view, _write_live_view
 
 
 class PlainView:
@@ -19,9 +18,7 @@ class PlainView:
         return list(history)
 
 
-def test_writes_are_spaced_and_the_end_is_always_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = iter([100.0, 100.4, 101.2, 101.3])
-    monkeypatch.setattr(conversation.time, "monotonic", lambda: next(clock))
+def test_writes_are_spaced_and_the_end_is_always_written(tmp_path: Path) -> None:
     record = DialogueRecord(folder=tmp_path)
     env: Any = PlainView()
 
@@ -30,15 +27,16 @@ def test_writes_are_spaced_and_the_end_is_always_written(tmp_path: Path, monkeyp
         record.history.append({"role": "user", "content": text})
 
     say("one")
-    _save_live_view(env, None, record)  # t=100.0: first write
+    asyncio.run(_save_live_view(env, None, record))  # first write
     say("two")
-    _save_live_view(env, None, record)  # t=100.4: skipped
+    asyncio.run(_save_live_view(env, None, record))  # less than LIVE_VIEW_SECONDS later: skipped
     assert (tmp_path / "dial_hist_user.txt").read_text() == "User: one\n"
     say("three")
-    _save_live_view(env, None, record)  # t=101.2: a second later, written
+    record.live_saved_at -= conversation.LIVE_VIEW_SECONDS + 0.1  # as if that much time had passed
+    asyncio.run(_save_live_view(env, None, record))  # more than LIVE_VIEW_SECONDS later: written
     assert len(json.loads((tmp_path / "dial_hist_system_list.json").read_text())) == 3
     say("four")
-    _save_live_view(env, None, record, final=True)  # t=101.3: the end is never skipped
+    _write_live_view(tmp_path, record.transcript, env.agent_messages(None, record.history), record.responses, final=True)  # the end
     assert (tmp_path / "dial_hist_user.txt").read_text() == "User: one\nUser: two\nUser: three\nUser: four\n"
     final = (tmp_path / "dial_hist_system_list.json").read_text()
     assert len(json.loads(final)) == 4 and final.startswith("[\n    {")  # indent 4 at the end, as the original
