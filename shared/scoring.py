@@ -128,6 +128,12 @@ class ScoreBlock:
         return [fmt.indent + lines[key] for key in fmt.order]
 
 
+def pass_hat_of(scores: Iterable[DialogueScore]) -> list[PassHatK]:
+    """pass^k of graded dialogues, a scenario's trials being its folders that differ only in run index."""
+    ordered = sorted(scores, key=lambda s: s.folder.name)
+    return pass_hat_k(by_scenario((scenario_of(s.folder.name), s.passed) for s in ordered))
+
+
 def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None] | None = None) -> ScoreBlock:
     """Rates per run index, runs in ascending order; with `group`, also one block per group
     (the group of a folder name, e.g. Tau's domain)."""
@@ -136,7 +142,7 @@ def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None
     for score in scores:
         by_run.setdefault(score.run, []).append(score)
     block = ScoreBlock(values={m: [] for m in METRICS})
-    block.pass_hat = pass_hat_k(by_scenario((scenario_of(s.folder.name), s.passed) for s in sorted(scores, key=lambda s: s.folder.name)))
+    block.pass_hat = pass_hat_of(scores)
     if group is not None:
         by_group: dict[str, list[DialogueScore]] = {}
         for score in scores:

@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,7 +26,8 @@ from shared.analysis import plots
 from shared.analysis.core import analyze_tree
 from shared.analysis.stats import Spread, spread_of
 from shared.files import write_text_atomic
-from shared.scoring import DialogueScore, score_tree
+from shared.pass_hat_k import PassHatK
+from shared.scoring import DialogueScore, pass_hat_of, scenario_of, score_tree
 
 BEHAVIOURS = ("normal", "unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
 SHORT = {
@@ -37,7 +37,6 @@ SHORT = {
     "emotional_acts": "Impat",
     "fragment_dumping": "Incompl",
 }
-_RUN = re.compile(r"_(\d+)$")
 
 
 @cache
@@ -50,11 +49,6 @@ def paper_sr(env: str, model: str, behaviour: str) -> float | None:
     if model not in table or behaviour not in paper_numbers()["behaviours"]:
         return None
     return float(table[model][paper_numbers()["behaviours"].index(behaviour)])
-
-
-def scenario_of(folder_name: str) -> str:
-    """`PMUL0095.json_3` -> `PMUL0095.json`, `airline_12_0` -> `airline_12`."""
-    return _RUN.sub("", folder_name)
 
 
 def _spread(scores: Sequence[DialogueScore], value: Callable[[DialogueScore], float]) -> Spread:
@@ -77,6 +71,7 @@ class ExperimentStats:
     domains: dict[str, Spread] = field(default_factory=dict)
     analysis: dict[str, Any] = field(default_factory=dict)
     iga: float | None = None  # share aligned at the first attempt (our runs' run.json)
+    pass_hat: list[PassHatK] = field(default_factory=list)  # pass^k, k = 1 .. N
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -125,6 +120,7 @@ def collect(env_name: str, root: Path, regrade: bool) -> Collected:
                 domains={d: _spread(members, lambda s: float(s.passed)) for d, members in sorted(domains.items())},
                 analysis=found.summary if found else {},
                 iga=_iga(experiment),
+                pass_hat=pass_hat_of(scores),
             )
         )
     return Collected(env_name, root, out, regrade, tree.compared, tree.agreeing, tree.failures + analysis.failures)
@@ -265,6 +261,20 @@ def pbus_table(c: Collected) -> Table | None:
     return Table(f"pbus_vs_ours_{c.env}", title, ["model", "behaviour", "ours", "PBUS", "ours − PBUS"], rows)
 
 
+def pass_hat_table(c: Collected) -> Table:
+    most = max((len(s.pass_hat) for s in c.experiments), default=0)
+    rows = []
+    for s in sorted(c.experiments, key=lambda s: (s.simulator, s.model, s.behaviour)):
+        cells = [f"{p.value:.1f} [{p.low:.1f}, {p.high:.1f}]" for p in s.pass_hat] + ["–"] * (most - len(s.pass_hat))
+        rows.append([s.simulator, s.model, s.behaviour, *cells])
+    note = (
+        "pass^k (tau-bench): per scenario with n graded trials of which c succeeded, C(c,k)/C(n,k), averaged over the "
+        "scenarios with at least k trials; [bootstrap 95% CI over scenarios]. pass^1 is the success rate over scenarios."
+    )
+    columns = ["simulator", "model", "behaviour", *(f"pass^{k}" for k in range(1, most + 1))]
+    return Table(f"pass_hat_k_{c.env}", f"{c.env}: pass^k (%), reliability over repeated trials", columns, rows, note)
+
+
 def regrade_table(collected: Sequence[Collected]) -> Table:
     rows = []
     for c in collected:
@@ -278,7 +288,7 @@ def regrade_table(collected: Sequence[Collected]) -> Table:
 def build_tables(collected: Sequence[Collected]) -> list[Table]:
     tables = [regrade_table(collected)]
     for c in collected:
-        tables += [sr_table(c), relative_table(c), pass_align_table(c)]
+        tables += [sr_table(c), relative_table(c), pass_align_table(c), pass_hat_table(c)]
         if (p := pbus_table(c)) is not None:
             tables.append(p)
         tables.append(analysis_table(c, APPENDIX_KEYS, "appendix", "appendix metrics (apology ratio: impatience rows are the paper's)"))

@@ -51,6 +51,7 @@ def _row(block: ScoreBlock, members: list[Dialogue], group: str | None, first: D
         success=spread(block.values.get("success_rate", []), per_scenario(lambda d: 100.0 * bool(d.passed))),
         pass_rate=spread(block.values.get("pass_rate", []), per_scenario(lambda d: 100.0 * float(d.score or 0.0))),
         goal_align=spread(block.values.get("goal_align", []), per_scenario(lambda d: 100.0 * bool(d.aligned))),
+        pass_hat=list(block.pass_hat),
         cost=sum(costs) if costs else None,
         cost_dialogues=len(costs),
     )

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shared import environment
 from shared.environment import Environment, TranscriptFormat
-from shared.scoring import TreeScore, dialogue_folders, run_index, score_tree
+from shared.scoring import TreeScore, dialogue_folders, run_index, scenario_of, score_tree
 
 MAX_TEXT = 4000  # characters of one observation kept in the page (API results can be long)
 MAX_UTTERANCE = 20000
@@ -109,11 +108,6 @@ def labels(root: Path, folder: Path) -> tuple[str, str, str, str]:
     except ValueError:  # the tree's root is below <source>: nothing to show
         source = ""
     return ("" if source == "." else source), kind, model, behaviour
-
-
-def scenario_of(folder_name: str) -> str:
-    match = re.search(r"_(\d+)$", folder_name)
-    return folder_name[: match.start()] if match else folder_name
 
 
 # --- small readers ---------------------------------------------------------------------------

@@ -73,10 +73,19 @@ SCORE_COLUMNS = (
     "success rate",
     "pass rate",
     "goal align",
+    "pass^k (k = 1..N)",
     "rel. SR",
     "cost ($)",
     "not gradable",
 )
+
+
+def pass_hat_cell(row: ExperimentRow) -> str | None:
+    """pass^1 .. pass^N, then the interval of pass^N (the k every scenario's trials must all pass)."""
+    if not row.pass_hat:
+        return None
+    last = row.pass_hat[-1]
+    return " / ".join(f"{p.value:.1f}" for p in row.pass_hat) + f" [{last.low:.1f}, {last.high:.1f}]"
 
 
 def score_rows(rows: Sequence[ExperimentRow]) -> list[list[Any]]:
@@ -93,6 +102,7 @@ def score_rows(rows: Sequence[ExperimentRow]) -> list[list[Any]]:
                 r.success,
                 r.pass_rate,
                 r.goal_align,
+                pass_hat_cell(r),
                 None if r.relative_sr is None else f"{r.relative_sr:.1f}",
                 cost,
                 r.ungradable if r.group is None else "",
@@ -111,6 +121,8 @@ def score_section(rows: Sequence[ExperimentRow]) -> str:
         "Each rate: mean ± std over the N runs (population std, as the original's evaluator) "
         f"[bootstrap 95% CI over scenarios: {BOOTSTRAP_RESAMPLES} resamples of the scenarios with replacement, seed "
         f"{BOOTSTRAP_SEED}; a scenario's value is its mean over runs]. Overlapping intervals mean the difference may be noise. "
+        "pass^k (tau-bench's reliability): per scenario with n trials of which c succeeded, C(c,k)/C(n,k), averaged over "
+        "the scenarios with at least k trials; the interval is pass^N's bootstrap over scenarios. "
         "rel. SR = behaviour SR / the same model's normal SR × 100 (same environment and tree; PBUS against ours). "
         "Tau: success = pass = reward 1, airline and retail pooled, with one row per domain below. "
         "Cost from usage.json (ours only)."

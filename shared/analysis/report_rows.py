@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.analysis.stats import Spread
+from shared.pass_hat_k import PassHatK
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ExperimentRow:
     pass_rate: Spread
     goal_align: Spread
     relative_sr: float | None = None
+    pass_hat: list[PassHatK] = field(default_factory=list)  # pass^k, k = 1 .. N
     cost: float | None = None
     cost_dialogues: int = 0
     ungradable: int = 0

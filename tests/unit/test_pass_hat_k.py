@@ -38,15 +38,21 @@ def test_the_table_by_hand() -> None:
     assert all(row.low <= row.value <= row.high for row in table)
 
 
-def test_score_prints_pass_hat_k_for_a_crafted_tree(data_home: Path, reference_folders: Path, tmp_path: Path) -> None:
+def crafted_tree(reference_folders: Path, root: Path) -> Path:
+    """TRIALS as dialogue folders of one experiment (a reference dialogue with its grade rewritten)."""
     source = reference_folders / "multiwoz_train_dataset" / "MUL0001.json_0"
-    experiment = tmp_path / "ours" / "m" / "normal"
+    experiment = root / "ours" / "m" / "normal"
     for scenario, outcomes in TRIALS.items():
         for run, passed in enumerate(outcomes, start=1):
             folder = experiment / f"{scenario}_{run}"
             shutil.copytree(source, folder)
             grade = {"restaurant": {"book": passed}, "accommodation": {"book": True}}
             (folder / "grading_result.json").write_text(json.dumps(grade))
+    return root
+
+
+def test_score_prints_pass_hat_k_for_a_crafted_tree(data_home: Path, reference_folders: Path, tmp_path: Path) -> None:
+    crafted_tree(reference_folders, tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "shared.cli", "score", "--env", "multiwoz", str(tmp_path)],
         capture_output=True,
@@ -58,3 +64,15 @@ def test_score_prints_pass_hat_k_for_a_crafted_tree(data_home: Path, reference_f
     shown = [part.split()[1] for part in line.removeprefix("pass^k: ").split("; ")]
     assert shown == ["56.250", "37.500", "41.667", "33.333"]
     assert "(4 scenarios)" in line and line.endswith("(3 scenarios)")
+
+
+def test_the_paper_table_and_the_report_show_the_same_values(data_home: Path, reference_folders: Path, tmp_path: Path) -> None:
+    from shared.analysis import paper
+    from shared.analysis.report import build_report
+
+    root = crafted_tree(reference_folders, tmp_path / "tree")
+    table = paper.pass_hat_table(paper.collect("multiwoz", root, regrade=False))
+    assert table.columns[3:] == ["pass^1", "pass^2", "pass^3", "pass^4"]
+    assert [cell.split()[0] for cell in table.rows[0][3:]] == ["56.2", "37.5", "41.7", "33.3"]
+    page = build_report(root, tmp_path / "report").read_text()
+    assert "pass^k (k = 1..N)" in page and "56.2 / 37.5 / 41.7 / 33.3 [" in page
