@@ -36,7 +36,7 @@ SIM_ARGS = --env $(ENV) --behaviors "$(BEHAVIORS)" --n $(N) --subset $(SUBSET) -
 	$(if $(HELPER_MODEL),--helper-model "$(HELPER_MODEL)") $(if $(JUDGE_MODEL),--judge-model "$(JUDGE_MODEL)") $(if $(filter 1 true yes,$(PBUS)),--pbus) \
 	$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(ATTEMPTS),--attempts $(ATTEMPTS)) \
 	$(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) \
+	$(if $(DOMAINS),--domains "$(DOMAINS)") $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(PROMPTS),--prompts $(PROMPTS)) $(if $(AGENT),--agent $(AGENT)) \
 	$(if $(filter 1 true yes,$(YES)),--yes) $(if $(filter 1 true yes,$(ESTIMATE)),--estimate) $(EXTRA)
 
 .PHONY: help setup data data-reference test check lint format serve-local clean simulate demo bench fidelity analyze fetch-results reproduce-paper

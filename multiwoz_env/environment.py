@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from multiwoz_env import goal_items as items
 from multiwoz_env import protocol, resources, scenarios, viewer
 from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_grade
 from multiwoz_env.sandbox import Sandbox
-from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
 from shared.files import read_json, write_json_atomic, write_text_atomic
+from shared.llm.base import ToolCall
 from shared.paper.texts import paper_texts
 from shared.state_files import MultiwozGrade, checked
 
@@ -34,6 +36,43 @@ class Episode:
     @property
     def budget_left(self) -> int:
         return self.max_steps - self.n_reasoning
+
+
+JSON_TYPES = {"string": "string", "integer": "integer", "int": "integer", "number": "number", "float": "number", "boolean": "boolean"}
+
+
+def api_tools() -> list[dict[str, Any]]:
+    """`resources.api_docs()` as the chat API's function tools: each parameter with its type,
+    description and, where the documentation lists them, its allowed values."""
+    tools = []
+    for doc in resources.api_docs():
+        properties: dict[str, Any] = {}
+        for parameter in doc.get("parameters", []):
+            schema: dict[str, Any] = {
+                "type": JSON_TYPES.get(str(parameter.get("type")), "string"),
+                "description": parameter.get("description", ""),
+            }
+            if parameter.get("constraints"):
+                schema["enum"] = list(parameter["constraints"])
+            properties[parameter["name"]] = schema
+        required = [p["name"] for p in doc.get("parameters", []) if p.get("required")]
+        function = {"name": doc["api_name"], "description": doc.get("description", ""),
+                    "parameters": {"type": "object", "properties": properties, "required": required}}  # fmt: skip
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def tool_call_step(call: ToolCall, sandbox: Sandbox) -> protocol.Step:
+    """A tool call through the text protocol's own checks and observations: the same logged payload
+    (`{'api_name': ..., 'input_parameters': ...}`), the same errors for a bad payload or name."""
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except (ValueError, RecursionError):
+        return protocol.Step(protocol.parse_error(call.arguments), payload=call.arguments, api_name=call.name)
+    payload = str({"api_name": call.name, "input_parameters": arguments})
+    if not isinstance(arguments, dict):
+        return protocol.Step(protocol.FORMAT_ERROR, payload=payload)
+    return protocol.run_api_call(payload, sandbox)
 
 
 class MultiwozEnvironment(AnalysisFromModule):
@@ -95,7 +134,7 @@ class MultiwozEnvironment(AnalysisFromModule):
         """Size of the agent's system prompt (the cost estimate)."""
         return float(len(self.system_prompt()))
 
-    def agent_messages(self, episode: Episode, history: list[dict[str, str]]) -> list[dict[str, str]]:
+    def agent_messages(self, episode: Episode, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """System prompt, then the dialogue: user turns, raw agent replies, observations as `system`."""
         return [{"role": "system", "content": self.system_prompt()}, *history]
 
@@ -120,6 +159,50 @@ class MultiwozEnvironment(AnalysisFromModule):
             budget_exhausted=exhausted,
             api_call=step.api_name,
             process_reward=step.process_reward,
+        )
+
+    # --- a tool-calling agent -----------------------------------------------------------
+
+    def agent_tools(self, episode: Episode) -> list[dict[str, Any]]:
+        """The nine documented APIs as JSON-schema functions (the discovery calls are not needed
+        when the documentation comes with the tools)."""
+        return api_tools()
+
+    def tool_agent_messages(self, episode: Episode, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        system = (self.prompt_dir / "agent_tools_system.txt").read_text(encoding="utf-8")
+        return [{"role": "system", "content": system}, *history]
+
+    def act_tool_calls(self, episode: Episode, content: str | None, calls: Sequence[ToolCall]) -> ActResult:
+        """One step: every call runs in the sandbox in order and is logged as the text protocol's calls
+        are; a call whose arguments do not parse, or that names no API, gets the protocol's own
+        error observation. A message without calls talks to the user."""
+        episode.n_reasoning += 1
+        exhausted = episode.n_reasoning >= episode.max_steps
+        if not calls:
+            text = content or ""
+            return ActResult(reply=text, observation=None, turn_over=True, user_text=text, budget_exhausted=exhausted,
+                             process_reward=1.0, messages=tool_step_messages(content, [], []))  # fmt: skip
+        observations = []
+        rewards = []
+        for call in calls:
+            step = tool_call_step(call, episode.sandbox)
+            episode.n_api_call += int(step.counted_api_call)
+            if step.payload is not None:
+                log_path = episode.folder / "api_call_log.json"
+                write_json_atomic(log_path, [*read_json(log_path), {"call_log": step.payload}])
+            if step.error_call is not None:
+                write_text_atomic(episode.folder / "error_call.txt", step.error_call)
+            observations.append(step.observation)
+            rewards.append(step.process_reward)
+        return ActResult(
+            reply=step_reply(content, calls),
+            observation=None,
+            turn_over=exhausted,
+            user_text=(content or "") if exhausted else None,
+            budget_exhausted=exhausted,
+            api_call=calls[0].name,
+            process_reward=min(rewards),
+            messages=tool_step_messages(content, calls, observations),
         )
 
     # --- grading ------------------------------------------------------------------------

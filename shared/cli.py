@@ -197,6 +197,13 @@ def simulate(
     prompts: Annotated[
         str, typer.Option(help="paper: the original's prompts, read from the pinned upstream files; ncusim: the kit's own wording")
     ] = "paper",
+    agent: Annotated[
+        str,
+        typer.Option(
+            help="paper: the paper's text protocols; tool-calling: the environment's APIs as the chat API's tools "
+            "(results under <model>+tools)"
+        ),
+    ] = "paper",
     attempts: Annotated[int | None, typer.Option(help="goal-alignment regeneration attempts (MultiWOZ 5, Tau 10)")] = None,
     concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = defaults.CONCURRENCY,
     seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
@@ -258,6 +265,7 @@ def simulate(
         user_max_tokens=user_max_tokens,
         env_options=_env_options(env, max_steps, domains),
         prompts=prompts,
+        agent=agent,
     )
     plan.validate()
     require(env, verify=True)  # missing or damaged data: one line before anything runs

@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.agent_plugins import Agent, plugin_step
 from shared.environment import ActResult, Environment
 from shared.errors import NcusimError
 from shared.files import write_json_atomic, write_text_atomic
 from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, judge, transcript
-from shared.llm.base import ChatModel
+from shared.llm.base import BaseChatModel, ChatModel
 from shared.paper.judge_prompts import PaperJudge
 from shared.usersim import UserSimulator
 
 LIVE_VIEW_SECONDS = 5.0  # how stale the transcripts of a running dialogue may be on disk
+
+
+AGENT_PROTOCOLS = ("paper", "tool-calling")  # the paper's text protocols, or the chat API's tool calls
 
 
 @dataclass
@@ -30,6 +34,8 @@ class AgentSettings:
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
+    protocol: str = "paper"  # one of AGENT_PROTOCOLS, or "plugin"
+    plugin: Agent | None = None  # a bring-your-own agent (shared/agent_plugins.py)
 
 
 @dataclass
@@ -37,11 +43,18 @@ class DialogueRecord:
     folder: Path
     turns: list[tuple[str, str]] = field(default_factory=list)  # (user|agent, text) as the user saw them
     transcript: str = ""  # dial_hist_user.txt
-    history: list[dict[str, str]] = field(default_factory=list)  # the agent's chat after the system prompt
+    history: list[dict[str, Any]] = field(default_factory=list)  # the agent's chat after the system prompt
     responses: list[str] = field(default_factory=list)
     n_turn: int = 0
     ended_by: str = ""  # "stop" | "budget"
     live_saved_at: float = float("-inf")  # monotonic time of the last live-view write
+    tool_calling: bool = False  # the agent's chat is the tool-calling one (its own system prompt)
+
+    def agent_chat(self, env: Environment, episode: Any) -> list[dict[str, Any]]:
+        """The agent's whole chat as it was sent: system prompt and history."""
+        if self.tool_calling:
+            return env.tool_agent_messages(episode, self.history)
+        return env.agent_messages(episode, self.history)
 
     def stats(self, episode: Any) -> dict[str, Any]:
         """The original's dialogue_stats.json keys, plus how the dialogue ended (`stop` or `budget`)."""
@@ -55,12 +68,26 @@ class DialogueRecord:
         }
 
 
-def _agent_text_file(messages: list[dict[str, str]]) -> str:
-    """dial_hist_system.txt: `User:<content>` for user messages, the raw content otherwise, blank-line separated."""
-    return "".join((f"User:{m['content']}" if m["role"] == "user" else m["content"]) + "\n\n" for m in messages)
+def _agent_text_file(messages: list[dict[str, Any]]) -> str:
+    """dial_hist_system.txt: `User:<content>` for user messages, the raw content otherwise, blank-line
+    separated; a tool-calling step's calls follow its text, one `Tool call: name(arguments)` each."""
+
+    def shown(m: dict[str, Any]) -> str:
+        if m["role"] == "user":
+            return f"User:{m['content']}"
+        calls = m.get("tool_calls") or []
+        text = "\n".join([*([m["content"]] if m.get("content") else []), *(_call_line(c) for c in calls)])
+        return text if m["role"] != "tool" else f"Tool result: {m.get('content', '')}"
+
+    return "".join(shown(m) + "\n\n" for m in messages)
 
 
-def _write_live_view(folder: Path, transcript: str, messages: list[dict[str, str]], responses: list[str], final: bool) -> None:
+def _call_line(call: Any) -> str:
+    function = call.get("function", {}) if isinstance(call, dict) else {}
+    return f"Tool call: {function.get('name', '')}({function.get('arguments', '')})"
+
+
+def _write_live_view(folder: Path, transcript: str, messages: list[dict[str, Any]], responses: list[str], final: bool) -> None:
     write_text_atomic(folder / "dial_hist_user.txt", transcript)
     # Compact while the dialogue runs (the C encoder; indent forces the slow pure-Python one), the
     # original's indent 4 once it ends.
@@ -79,25 +106,52 @@ async def _save_live_view(env: Environment, episode: Any, record: DialogueRecord
     if now - record.live_saved_at < LIVE_VIEW_SECONDS:
         return
     record.live_saved_at = now
-    messages = env.agent_messages(episode, record.history)
+    messages = record.agent_chat(env, episode)
     await asyncio.to_thread(_write_live_view, record.folder, record.transcript, messages, list(record.responses), False)
 
 
 def _save_dialogue(env: Environment, episode: Any, record: DialogueRecord, user: UserSimulator, folder: Path) -> None:
     """Every end-of-dialogue file: the final transcripts (the original's content), the stats, the
     simulator's state and the environment's own files."""
-    messages = env.agent_messages(episode, record.history)
+    messages = record.agent_chat(env, episode)
     _write_live_view(folder, record.transcript, messages, record.responses, True)
     write_json_atomic(folder / "dialogue_stats.json", record.stats(episode))
     user.save(folder)
     env.save_dialogue(episode, folder, messages, user)
 
 
+async def agent_step(env: Environment, episode: Any, agent: ChatModel, history: list[dict[str, Any]], settings: AgentSettings) -> ActResult:
+    """One agent step: a reply in the paper's text protocol, a tool-calling turn, or a plug-in's step."""
+    if settings.plugin is not None:
+        answer = await plugin_step(settings.plugin, env.tool_agent_messages(episode, history), env.agent_tools(episode))
+        return env.act_tool_calls(episode, answer.content, answer.tool_calls)
+    if settings.protocol == "tool-calling":
+        if not isinstance(agent, BaseChatModel):
+            raise NcusimError(f"{agent.spec} cannot call tools: --agent tool-calling needs an OpenAI-compatible model")
+        turn = await agent.chat_with_tools(
+            env.tool_agent_messages(episode, history),
+            env.agent_tools(episode),
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            top_p=settings.top_p,
+            role="agent",
+        )
+        return env.act_tool_calls(episode, turn.content, turn.tool_calls)
+    reply = await agent.chat(
+        env.agent_messages(episode, history),
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        top_p=settings.top_p,
+        role="agent",
+    )
+    return env.act(episode, reply.text)
+
+
 async def converse(
     env: Environment, episode: Any, user: UserSimulator, agent: ChatModel, folder: Path, settings: AgentSettings
 ) -> DialogueRecord:
     profile = env.user_profile
-    record = DialogueRecord(folder=folder)
+    record = DialogueRecord(folder=folder, tool_calling=settings.protocol != "paper")
     stop = profile.stop_token
     user_text = await user.first_turn()
     last_round = False  # the agent's steps ran out but its last talk was still answered
@@ -115,16 +169,12 @@ async def converse(
             break
         result: ActResult | None = None
         while result is None or not result.turn_over:
-            reply = await agent.chat(
-                env.agent_messages(episode, record.history),
-                temperature=settings.temperature,
-                max_tokens=settings.max_tokens,
-                top_p=settings.top_p,
-                role="agent",
-            )
-            result = env.act(episode, reply.text)
+            result = await agent_step(env, episode, agent, record.history, settings)
             record.responses.append(result.reply)
-            record.history.append({"role": "assistant", "content": result.reply})
+            if result.messages is not None:
+                record.history.extend(result.messages)
+            else:
+                record.history.append({"role": "assistant", "content": result.reply})
             if result.observation is not None:
                 record.history.append({"role": result.observation_role, "content": result.observation})
             await _save_live_view(env, episode, record)

@@ -8,6 +8,7 @@ implementing this protocol plus one `register()` line (or an entry in `BUILTIN`)
 from __future__ import annotations
 
 import importlib
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from shared.errors import ConfigError
+from shared.llm.base import ToolCall
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,25 @@ class ActResult:
     api_call: str | None = None  # the API the step called, if any
     process_reward: float = 0.0  # the original's per-step reward (0, 0.5, 1)
     observation_role: str = "system"  # MultiWOZ observations are system messages, Tau's user messages
+    # A tool-calling agent's step: the assistant message with its tool calls and one tool message
+    # per call, appended to the history as they are (instead of `reply` and `observation`).
+    messages: list[dict[str, Any]] | None = None
+
+
+def tool_step_messages(content: str | None, calls: Sequence[ToolCall], observations: Sequence[str]) -> list[dict[str, Any]]:
+    """The chat API's record of one tool-calling step: the assistant's message, then each call's result."""
+    assistant: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        assistant["tool_calls"] = [call.as_message_part() for call in calls]
+    answers = [{"role": "tool", "tool_call_id": c.id, "name": c.name, "content": o} for c, o in zip(calls, observations, strict=True)]
+    return [assistant, *answers]
+
+
+def step_reply(content: str | None, calls: Sequence[ToolCall]) -> str:
+    """A tool-calling step as one line of agent_response_list.json: its text, or its calls as JSON."""
+    if not calls:
+        return content or ""
+    return json.dumps({"content": content, "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in calls]})
 
 
 def _raw_reply(text: str) -> dict[str, Any]:
@@ -143,9 +164,17 @@ class Environment(Protocol):
 
     def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Any: ...
 
-    def agent_messages(self, episode: Any, history: list[dict[str, str]]) -> list[dict[str, str]]: ...
+    def agent_messages(self, episode: Any, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
     def act(self, episode: Any, agent_reply: str) -> ActResult: ...
+
+    # A tool-calling agent (`--agent tool-calling`): the environment's APIs as JSON-schema tools,
+    # the agent's own system prompt, and one step of tool calls (or a message to the user).
+    def agent_tools(self, episode: Any) -> list[dict[str, Any]]: ...
+
+    def tool_agent_messages(self, episode: Any, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def act_tool_calls(self, episode: Any, content: str | None, calls: Sequence[ToolCall]) -> ActResult: ...
 
     def save_dialogue(self, episode: Any, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
         """Write the environment's own end-of-dialogue files (after the simulator's); may do nothing."""

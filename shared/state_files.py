@@ -67,6 +67,12 @@ class RegenerationLogFile(RootModel[dict[str, list[LogEntry]]]):
     """regeneration_log.json: dialogue folder name -> its attempts, oldest first."""
 
 
+class CachedToolCall(_Open):
+    id: StrictStr
+    name: StrictStr
+    arguments: StrictStr
+
+
 class CachedCompletion(_Open):
     """One entry of the model-call cache (`NCUSIM_CACHE/llm`)."""
 
@@ -74,6 +80,8 @@ class CachedCompletion(_Open):
     prompt_tokens: StrictInt
     completion_tokens: StrictInt
     finish_reason: StrictStr | None = None
+    content: StrictStr | None = None
+    tool_calls: list[CachedToolCall] = []
 
 
 class ServerEntry(_Open):

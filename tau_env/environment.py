@@ -21,9 +21,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile
+from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
 from shared.errors import ConfigError
-from shared.files import read_json, write_json_atomic, write_text_atomic
+from shared.files import read_json, read_json_or_none, write_json_atomic, write_text_atomic
+from shared.llm.base import ToolCall
 from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
 from shared.state_files import TauGrade, checked
@@ -95,13 +96,48 @@ def parse_action(reply: str) -> tuple[str, dict[str, Any]]:
     return str(parsed["name"]), parsed["arguments"]
 
 
-def trajectory_actions(trajectory: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The episode's actions, re-parsed from the agent's messages (parsing is deterministic)."""
+def tool_arguments(call: ToolCall) -> dict[str, Any] | str:
+    """A tool call's arguments as a JSON object, or the error observation the agent gets instead."""
+    try:
+        parsed = json.loads(call.arguments or "{}")
+    except (ValueError, RecursionError) as exc:
+        return f"Error: the arguments of {call.name} are not valid JSON ({type(exc).__name__})"
+    if not isinstance(parsed, dict):
+        return f"Error: the arguments of {call.name} must be a JSON object, not {type(parsed).__name__}"
+    return parsed
+
+
+def _calls_of(message: dict[str, Any]) -> list[ToolCall]:
+    calls = message.get("tool_calls")
+    out = []
+    for call in calls if isinstance(calls, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            out.append(ToolCall(str(call.get("id", "")), str(function.get("name", "")), str(function.get("arguments", ""))))
+    return out
+
+
+def trajectory_actions(trajectory: Sequence[dict[str, Any]], tool_calling: bool = False) -> list[dict[str, Any]]:
+    """The episode's actions, re-parsed from the agent's messages (parsing is deterministic). A
+    tool-calling agent's message is one action per call whose arguments parse (the others never
+    ran), or a respond with its text when it called nothing."""
     out = []
     for message in trajectory:
-        if message.get("role") == "assistant":
+        if message.get("role") != "assistant":
+            continue
+        if not tool_calling:
             name, arguments = parse_action(str(message.get("content", "")))
             out.append({"name": name, "kwargs": arguments})
+            continue
+        calls = _calls_of(message)
+        if not calls:
+            out.append({"name": RESPOND, "kwargs": {"content": str(message.get("content") or "")}})
+        for call in calls:
+            parsed = tool_arguments(call)
+            if isinstance(parsed, dict):
+                out.append({"name": call.name, "kwargs": parsed})
+                if call.name in TERMINAL_TOOLS:
+                    break
     return out
 
 
@@ -239,8 +275,58 @@ class TauEnvironment(AnalysisFromModule):
         """Mean size of the agent's system prompt over the chosen domains (the cost estimate)."""
         return sum(len(self.system_prompt(domain)) for domain in self.domains) / len(self.domains)
 
-    def agent_messages(self, episode: TauEpisode, history: list[dict[str, str]]) -> list[dict[str, str]]:
+    def agent_messages(self, episode: TauEpisode, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"role": "system", "content": self.system_prompt(episode.domain)}, *history]
+
+    # --- a tool-calling agent -----------------------------------------------------------
+
+    def agent_tools(self, episode: TauEpisode) -> list[dict[str, Any]]:
+        """Every tool of the domain, the transfer included, as v1's ToolCallingAgent offers them."""
+        return [dict(schema) for schema in tool_schemas(episode.domain, include_transfer=True)]
+
+    def tool_agent_messages(self, episode: TauEpisode, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """v1's ToolCallingAgent: the domain policy is the whole system prompt."""
+        return [{"role": "system", "content": wiki(episode.domain)}, *history]
+
+    def act_tool_calls(self, episode: TauEpisode, content: str | None, calls: Sequence[ToolCall]) -> ActResult:
+        """One step: the calls run in order (all of them, where v1 ran only the first), each answered
+        by its tool's output or the tool's own error text; the transfer ends the episode and the
+        calls after it do not run. A message without calls is a respond to the user."""
+        episode.n_reasoning += 1
+        exhausted = episode.n_reasoning >= episode.max_steps
+        if not calls:
+            text = content or ""
+            episode.actions.append({"name": RESPOND, "kwargs": {"content": text}})
+            messages = tool_step_messages(content, [], [])
+            return ActResult(reply=text, observation=None, turn_over=True, user_text=text, budget_exhausted=exhausted,
+                             answered_at_budget_end=True, messages=messages)  # fmt: skip
+        observations: list[str] = []
+        ended = False
+        for call in calls:
+            if ended:
+                observations.append("Error: not run: the conversation was transferred to a human agent")
+                continue
+            parsed = tool_arguments(call)
+            if isinstance(parsed, str):
+                observations.append(parsed)
+                continue
+            episode.actions.append({"name": call.name, "kwargs": parsed})
+            try:
+                output = call_tool(episode.domain, episode.db, call.name, parsed)
+            except ToolOutputError as exc:
+                output = f"Error: {exc}"
+            episode.n_api_call += 1
+            observations.append(output)
+            ended = call.name in TERMINAL_TOOLS
+        episode.done_by_tool = episode.done_by_tool or ended
+        return ActResult(
+            reply=step_reply(content, calls),
+            observation=None,
+            turn_over=ended or exhausted,
+            budget_exhausted=ended or exhausted,
+            api_call=calls[0].name,
+            messages=tool_step_messages(content, calls, observations),
+        )
 
     def act(self, episode: TauEpisode, agent_reply: str) -> ActResult:
         name, arguments = parse_action(agent_reply)
@@ -316,7 +402,9 @@ class TauEnvironment(AnalysisFromModule):
         if traceback and "AssertionError" not in traceback:
             raise ValueError("the original run of this dialogue errored; success_eval.py left it ungraded")
         trajectory = self.read_trajectory(folder)
-        actions = trajectory_actions(trajectory)
+        meta = read_json_or_none(folder / "run_meta.json")
+        tool_calling = isinstance(meta, dict) and meta.get("agent") == "tool-calling"
+        actions = trajectory_actions(trajectory, tool_calling)
         db = load_db(domain)
         source = "user"
         transferred = False

@@ -197,8 +197,20 @@ def build_transcript(folder: Path, env: Environment, prompts: dict[str, str]) ->
             key = hashlib.sha256(text.encode()).hexdigest()[:12]
             prompts.setdefault(key, text)
             steps.append({"type": "prompt", "key": key})
+        elif role == "assistant" and isinstance(message.get("tool_calls"), list):  # a tool-calling agent's step
+            if text:
+                steps.append({"type": "agent", "thought": "", "kind": "talk", "action": clip(text, MAX_TEXT)})
+            for call in message["tool_calls"]:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict):
+                    arguments = clip(str(function.get("arguments", "")), MAX_TEXT)
+                    steps.append(
+                        {"type": "agent", "thought": "", "kind": "call", "action": arguments, "name": str(function.get("name", ""))}
+                    )
         elif role == "assistant":
             steps.append({"type": "agent", **fmt.parse_reply(text)})
+        elif role == "tool":
+            steps.append({"type": "observation", "text": clip(text, MAX_TEXT)})
         elif fmt.is_observation(str(role), text):
             if text.strip() in fmt.hidden_observations:
                 continue

@@ -31,12 +31,27 @@ T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger("ncusim.llm")
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One call of a tool-calling reply, as the model wrote it (`arguments` is its JSON text, which
+    may not parse: the environment answers that with its own error observation)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_message_part(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
 @dataclass
 class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    content: str | None = None  # the message's own text (`text` falls back to the first call's arguments)
 
 
 @dataclass
@@ -49,6 +64,8 @@ class ChatResult:
     finish_reason: str | None = None
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    content: str | None = None
 
 
 @runtime_checkable
@@ -153,11 +170,29 @@ class BaseChatModel:
         params = {**self.default_params, **{k: v for k, v in asked.items() if v is not None}}
         return await self._call(messages, params, role)
 
+    async def chat_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        role: Role = "agent",
+    ) -> ChatResult:
+        """One turn of a tool-calling agent: the chat API's `tools` offered, the model free to call
+        any number of them (`tool_calls`) or to write a message (`content`)."""
+        if not self.supports_tools:
+            raise ModelError(f"{self.spec} ({self.backend}) cannot call tools: use an OpenAI-compatible endpoint for --agent tool-calling")
+        asked = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p}
+        params = {**self.default_params, **{k: v for k, v in asked.items() if v is not None}, "tools": tools, "tool_choice": "auto"}
+        return await self._call(messages, params, role)
+
     @property
     def active_ledger(self) -> UsageLedger:
         return ACTIVE_LEDGER.get() or self.ledger
 
-    async def _call(self, messages: list[Message], params: dict[str, Any], role: Role) -> ChatResult:
+    async def _call(self, messages: list[Message] | list[dict[str, Any]], params: dict[str, Any], role: Role) -> ChatResult:
         key = None
         if self.cache is not None and params.get("temperature") == 0:
             key = self.cache.key(
@@ -166,8 +201,17 @@ class BaseChatModel:
             hit = self.cache.get(key)
             if hit is not None and valid(CachedCompletion, hit) is not None:  # a damaged entry is a miss
                 self.active_ledger.record(role, self.spec, self.backend, self.model, hit["prompt_tokens"], hit["completion_tokens"], True)
+                calls = tuple(ToolCall(**c) for c in hit.get("tool_calls") or ())
                 return ChatResult(
-                    hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0.0, self.spec, hit.get("finish_reason"), True
+                    hit["text"],
+                    hit["prompt_tokens"],
+                    hit["completion_tokens"],
+                    0.0,
+                    self.spec,
+                    hit.get("finish_reason"),
+                    True,
+                    tool_calls=calls,
+                    content=hit.get("content", hit["text"]),
                 )
 
         def describe(exc: BaseException, attempts: int) -> ModelError:
@@ -180,6 +224,8 @@ class BaseChatModel:
         async with endpoint_limit(self.endpoint, self.max_concurrency):
             done = await call_with_retries(lambda: self._complete(messages, params), self.retry, describe, on_retry)
         done.text = scrub(encodable(done.text))  # a server may echo the key it was sent: never written
+        done.content = None if done.content is None else scrub(encodable(done.content))
+        done.tool_calls = tuple(ToolCall(c.id, scrub(encodable(c.name)), scrub(encodable(c.arguments))) for c in done.tool_calls)
         cost = self.active_ledger.record(role, self.spec, self.backend, self.model, done.prompt_tokens, done.completion_tokens, False)
         if key is not None and self.cache is not None:
             self.cache.put(
@@ -189,9 +235,20 @@ class BaseChatModel:
                     "prompt_tokens": done.prompt_tokens,
                     "completion_tokens": done.completion_tokens,
                     "finish_reason": done.finish_reason,
+                    "content": done.content,
+                    "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls],
                 },
             )
-        return ChatResult(done.text, done.prompt_tokens, done.completion_tokens, cost, self.spec, done.finish_reason)
+        return ChatResult(
+            done.text,
+            done.prompt_tokens,
+            done.completion_tokens,
+            cost,
+            self.spec,
+            done.finish_reason,
+            tool_calls=done.tool_calls,
+            content=done.content,
+        )
 
     def where(self) -> str:
         return self.endpoint
@@ -298,4 +355,4 @@ def _refused_response_format(exc: ModelError) -> bool:
     return ("HTTP 400" in text or "HTTP 422" in text) and "refused" in text
 
 
-__all__ = ["BaseChatModel", "ChatModel", "ChatResult", "Completion", "Message"]
+__all__ = ["BaseChatModel", "ChatModel", "ChatResult", "Completion", "Message", "ToolCall"]

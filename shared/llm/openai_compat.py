@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from shared.llm.base import BaseChatModel, Completion, Message
+from shared.llm.base import BaseChatModel, Completion, Message, ToolCall
 from shared.llm.http_transport import HttpTransport
 from shared.llm.retry import EmptyCompletion
 from shared.llm.transport_errors import status_error
@@ -44,6 +44,20 @@ def _call_arguments(message: dict[str, Any]) -> str | None:
     return arguments if isinstance(arguments, str) else None
 
 
+def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    """Every well-formed call of the message (a part without a function name is skipped)."""
+    calls = message.get("tool_calls")
+    out = []
+    for position, call in enumerate(calls if isinstance(calls, list) else []):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            continue
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)  # some servers send an object
+        out.append(ToolCall(str(call.get("id") or f"call_{position}"), function["name"], text))
+    return tuple(out)
+
+
 def parse_completion(body: bytes) -> Completion:
     """The first choice of a chat-completion body; anything unusable raises a retryable error."""
     data = json.loads(body)  # not JSON (a truncated or HTML body): JSONDecodeError, retried
@@ -54,7 +68,8 @@ def parse_completion(body: bytes) -> Completion:
         raise EmptyCompletion("no choices")
     choice = choices[0]
     message = choice.get("message")
-    text = _text_of(message.get("content")) if isinstance(message, dict) else None
+    content = text = _text_of(message.get("content")) if isinstance(message, dict) else None
+    calls = _tool_calls(message) if isinstance(message, dict) else ()
     if text is None and isinstance(message, dict):
         text = _call_arguments(message)  # a forced tool call (paper mode's function specs)
     if text is None:
@@ -69,8 +84,10 @@ def parse_completion(body: bytes) -> Completion:
         prompt_tokens if isinstance(prompt_tokens, int) else 0,
         completion_tokens if isinstance(completion_tokens, int) else 0,
         finish if isinstance(finish, str) else None,
+        tool_calls=calls,
+        content=content,
     )
-    if not text.strip():  # retried like any empty 200; used as the answer if every try is empty
+    if not text.strip() and not calls:  # retried like any empty 200; used as the answer if every try is empty
         raise EmptyCompletion("empty content", completion=done)
     return done
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from shared import defaults, environment
+from shared.agent_plugins import load_factory, plugin_dir_name
+from shared.conversation import AGENT_PROTOCOLS
 from shared.environment import Scenario
 from shared.errors import ConfigError
 from shared.llm.keys import public_spec
@@ -46,6 +48,7 @@ class RunPlan:
     user_max_tokens: int | None = None
     env_options: dict[str, Any] = field(default_factory=dict)
     prompts: str = "paper"  # paper: the original's texts (verified upstream files); ncusim: the kit's own wording
+    agent: str = "paper"  # paper: the paper's text protocols; tool-calling: the chat API's tools (shared/conversation.py)
 
     def __post_init__(self) -> None:
         # Specs are written into run.json, run_meta.json, usage.json and folder names: without URL
@@ -71,6 +74,8 @@ class RunPlan:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.prompts not in PROMPT_SETS:
             raise ConfigError(f"unknown prompt set {self.prompts!r}: choose {' or '.join(PROMPT_SETS)}")
+        if self.agent not in AGENT_PROTOCOLS:
+            load_factory(self.agent)  # a plug-in: it must import now, not after the first dialogue started
         if self.attempts is not None and self.attempts < 1:
             raise ConfigError(f"attempts must be at least 1, not {self.attempts}")
 
@@ -95,6 +100,14 @@ def make_results_folder(folder: Path) -> None:
 
 
 _UNSAFE_IN_NAME = re.compile(r"[^\w.+@=-]")
+
+
+def agent_suffix(agent: str) -> str:
+    """What a model's folder name gets for an agent other than the paper's protocol: a tool-calling
+    model or a plug-in is another agent, with its own folder beside the paper protocol's."""
+    if agent == "paper":
+        return ""
+    return "+tools" if agent == "tool-calling" else "+" + plugin_dir_name(agent)
 
 
 def model_dir(spec: str) -> str:

@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from shared import defaults, environment
-from shared.conversation import AgentSettings, converse, judge_or_unaligned
+from shared import agent_plugins, defaults, environment
+from shared.conversation import AGENT_PROTOCOLS, AgentSettings, converse, judge_or_unaligned
 from shared.cost_estimate import CHARS_PER_TOKEN, Estimate, count_plan, estimate, profile
 from shared.environment import Environment, Scenario
 from shared.errors import ConfigError, NcusimError
@@ -29,7 +29,7 @@ from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
 from shared.paper.user_prompts import PaperPrompts
 from shared.paths import results_dir
 from shared.runner.checkpoint import DiskFull, RegenerationLog, completed, disk_full
-from shared.runner.plan import LOCAL_PREFIXES, MAX_DIALOGUES, DialogueSpec, RunPlan, make_results_folder, model_dir, seed_for
+from shared.runner.plan import LOCAL_PREFIXES, MAX_DIALOGUES, DialogueSpec, RunPlan, agent_suffix, make_results_folder, model_dir, seed_for
 from shared.runner.progress import ExperimentProgress
 from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
 from shared.state_files import RunRecord, read_run_level
@@ -50,6 +50,7 @@ class Runner:
         self._writer = contextlib.ExitStack()
         self.ledger = UsageLedger()
         self._models: dict[str, ChatModel] = {}
+        self._plugins: dict[str, agent_plugins.Agent] = {}  # agent model spec -> its plug-in agent
         self.logs: dict[Path, RegenerationLog] = {}
         self.progress: dict[Path, ExperimentProgress] = {}
         self.passes = 0
@@ -71,7 +72,8 @@ class Runner:
         out = []
         for model in plan.models:
             for behavior in plan.behaviors:
-                experiment = plan.root / ("pbus" if behavior.is_pbus else "ours") / model_dir(model) / behavior.name
+                agent_dir = model_dir(model) + agent_suffix(plan.agent)
+                experiment = plan.root / ("pbus" if behavior.is_pbus else "ours") / agent_dir / behavior.name
                 for scenario in scenarios:
                     for n in range(plan.n):
                         out.append(DialogueSpec(model, behavior, scenario, n, experiment / f"{scenario.id}_{n}"))
@@ -104,7 +106,14 @@ class Runner:
         max_tokens = self.plan.agent_max_tokens
         if max_tokens is None and spec.startswith(LOCAL_PREFIXES):
             max_tokens = defaults.LOCAL_AGENT_MAX_TOKENS
-        return AgentSettings(temperature=temperature, max_tokens=max_tokens)
+        if self.plan.agent in AGENT_PROTOCOLS:
+            return AgentSettings(temperature=temperature, max_tokens=max_tokens, protocol=self.plan.agent)
+        plugin = self._plugins.get(spec)
+        if plugin is None:
+            plugin = self._plugins[spec] = agent_plugins.build(
+                agent_plugins.load_factory(self.plan.agent), self.model(spec), self.plan.agent
+            )
+        return AgentSettings(temperature=temperature, max_tokens=max_tokens, protocol="plugin", plugin=plugin)
 
     # --- one dialogue -------------------------------------------------------------------
 
@@ -173,6 +182,7 @@ class Runner:
                 "model": spec.model,
                 "user_model": user_models.specs["user"],
                 "prompts": self.plan.prompts,
+                "agent": self.plan.agent,
                 "behavior": spec.behavior.name,
                 "is_pbus": spec.behavior.is_pbus,
                 "scenario": spec.scenario.id,
