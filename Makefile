@@ -215,7 +215,7 @@ merge: $(if $(USE_DOCKER),,setup) ## merge a LoRA adapter into its non-quantised
 # cache), keys pass by name only (`-e VAR` copies the caller's value; none is ever written into a
 # command line or an image), .env is mounted read-only when there is one, and the container runs as
 # the caller's uid so that what it writes into results/ is theirs.
-.PHONY: docker-build-cpu docker-build-cuda
+.PHONY: docker-build-cpu docker-build-cuda docker-test
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 DOCKER_BIN ?= docker
 DOCKER_IMAGE_CPU ?= ncusim-cpu:$(VERSION)
@@ -256,9 +256,20 @@ DOCKER_CUDA_SERVE = mkdir -p $(DOCKER_DIRS) && $(DOCKER_BIN) run $(DOCKER_RUN_AR
 	--entrypoint /bin/sh $(DOCKER_IMAGE_CUDA) -c 'ncusim serve-vllm "$$@" && exec sleep infinity' serve-vllm
 # DOCKER_GPUS=all keeps the host's GPU numbering inside the container, so GPUS=0,1 means the same GPUs.
 
-docker-build-cpu: ## build the CPU image ncusim-cpu:<version> (API runs, embedded model; DOCKER_CPU_EXTRAS= for API only)
+# DOCKER_BUILD_FLAGS go to the engine's build as they are: e.g. a proxy's CA bundle as a build
+# secret (--secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt), --network host, or
+# --build-arg TORCH_FIND_LINKS=docker/wheels for a torch wheel put there (README, "Containers").
+DOCKER_BUILD_FLAGS ?=
+PYTHON_IMAGE ?= python:3.11.13-slim-bookworm
+
+docker-build-cpu: ## build the CPU image ncusim-cpu:<version> (API runs, embedded model; DOCKER_CPU_EXTRAS= for API only; DOCKER_BUILD_FLAGS=)
+	DOCKER_BIN="$(DOCKER_BIN)" docker/bootstrap-base.sh $(PYTHON_IMAGE)
 	$(DOCKER_BIN) build -f docker/cpu.Dockerfile -t $(DOCKER_IMAGE_CPU) --build-arg TORCH_VERSION=$(patsubst torch==%,%,$(TORCH_CPU)) \
-	  --build-arg EMBEDDED_MODEL=$(EMBEDDED_MODEL) --build-arg KIT_EXTRAS=$(DOCKER_CPU_EXTRAS) .
+	  --build-arg EMBEDDED_MODEL=$(EMBEDDED_MODEL) --build-arg KIT_EXTRAS=$(DOCKER_CPU_EXTRAS) \
+	  --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) $(DOCKER_BUILD_FLAGS) .
+
+docker-test: ## build the CPU image with the engine present (docker or podman), run the demo in it, check ownership and keys
+	scripts/docker_test.sh
 
 docker-build-cuda: ## build the CUDA image ncusim-cuda:<version> (vLLM + training; x86_64, NVIDIA driver >= 570 to run)
 	$(DOCKER_BIN) build -f docker/cuda.Dockerfile -t $(DOCKER_IMAGE_CUDA) .

