@@ -20,8 +20,13 @@ started=$(date +%s)
 say() { echo "docker-test [$(( $(date +%s) - started ))s]: $*"; }
 fail() { echo "docker-test: FAIL: $*" >&2; exit 1; }
 
-engine=${DOCKER_BIN:-$(command -v docker || command -v podman || true)}
-[ -n "$engine" ] || fail "no container engine: install docker, or podman (apt-get install podman runc mmdebstrap)"
+engine=${DOCKER_BIN:-}
+if [ -z "$engine" ]; then  # the first engine that answers (a docker CLI without its daemon does not)
+  for candidate in docker podman; do
+    if command -v "$candidate" >/dev/null && timeout 20 "$candidate" info >/dev/null 2>&1; then engine=$candidate; break; fi
+  done
+fi
+[ -n "$engine" ] || fail "no working container engine: start docker, or install podman (apt-get install podman runc mmdebstrap)"
 engine=$(basename "${engine%% *}")
 say "engine $engine ($($engine --version))"
 
