@@ -62,6 +62,17 @@ def api_tools() -> list[dict[str, Any]]:
     return tools
 
 
+def record_step(episode: Episode, step: protocol.Step) -> None:
+    """Count an executed call and log it as the original did: the payload to api_call_log.json, a
+    raising call's input to error_call.txt."""
+    episode.n_api_call += int(step.counted_api_call)
+    if step.payload is not None:
+        log_path = episode.folder / "api_call_log.json"
+        write_json_atomic(log_path, [*read_json(log_path), {"call_log": step.payload}])
+    if step.error_call is not None:
+        write_text_atomic(episode.folder / "error_call.txt", step.error_call)
+
+
 def tool_call_step(call: ToolCall, sandbox: Sandbox) -> protocol.Step:
     """A tool call through the text protocol's own checks and observations: the same logged payload
     (`{'api_name': ..., 'input_parameters': ...}`), the same errors for a bad payload or name."""
@@ -143,12 +154,7 @@ class MultiwozEnvironment(AnalysisFromModule):
         reply = protocol.normalise_reply(agent_reply)
         step = protocol.interpret(reply, episode.sandbox)
         episode.n_reasoning += 1
-        episode.n_api_call += int(step.counted_api_call)
-        if step.payload is not None:
-            log_path = episode.folder / "api_call_log.json"
-            write_json_atomic(log_path, [*read_json(log_path), {"call_log": step.payload}])
-        if step.error_call is not None:
-            write_text_atomic(episode.folder / "error_call.txt", step.error_call)
+        record_step(episode, step)
         exhausted = episode.n_reasoning >= episode.max_steps
         turn_over = step.is_talk or exhausted
         return ActResult(
@@ -186,12 +192,7 @@ class MultiwozEnvironment(AnalysisFromModule):
         rewards = []
         for call in calls:
             step = tool_call_step(call, episode.sandbox)
-            episode.n_api_call += int(step.counted_api_call)
-            if step.payload is not None:
-                log_path = episode.folder / "api_call_log.json"
-                write_json_atomic(log_path, [*read_json(log_path), {"call_log": step.payload}])
-            if step.error_call is not None:
-                write_text_atomic(episode.folder / "error_call.txt", step.error_call)
+            record_step(episode, step)
             observations.append(step.observation)
             rewards.append(step.process_reward)
         return ActResult(

@@ -4,29 +4,19 @@ It plays every role of a run. A request that offers `tools` is the agent's: with
 since the user's last message it calls two tools in parallel, the first offered tool with `{}`
 and the same tool with arguments that are not JSON (the environment must answer that with its
 own error observation); after tool results it writes a message to the user. Any other request is
-the simulator's or the judge's: the user states a need and ends on the second turn with the
+the simulator's or the judge's, answered as the bench's in-process model answers them
+(`shared.bench_suites.rule_reply`): the user states a need and ends on its second turn with the
 environment's stop token; helpers and the judge get one JSON object that satisfies all of them.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
+from shared.bench_suites import rule_reply
 from shared.local_servers import JsonHandler, LocalServer, completion
 
-HELPER = json.dumps(
-    {
-        "result": True,
-        "thought": "t",
-        "reasoning": "r",
-        "utterance": "By the way, I love sailing.",
-        "utterances": ["You ignored what I said about sailing."] * 5,
-        "selected_numbers": list(range(1, 31)),
-        "unavailable_user_goals": ["You want a sea view.", "You want a parrot.", "You want a helipad."],
-    }
-)
 AGENT_TEXT = "I have checked that for you. Is there anything else I can do?"
 
 
@@ -50,16 +40,6 @@ def tool_call_reply(body: dict[str, Any], count: int) -> dict[str, Any]:
     return reply
 
 
-def simulator_reply(body: dict[str, Any]) -> str:
-    messages = body.get("messages", [])
-    system = messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
-    if "Instruction:" in system:  # the simulated user
-        stop = "###STOP###" if "###STOP###" in system else "<END>"
-        said = sum(1 for m in messages if m.get("role") == "assistant")
-        return "I need help with my booking, please." if said == 0 else f"Thank you, that is all. {stop}"
-    return HELPER
-
-
 class ToolAgentServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -78,7 +58,7 @@ class ToolAgentServer:
                 if body.get("tools") and body.get("tool_choice") == "auto":
                     self.send_json(200, tool_call_reply(body, count))
                 else:
-                    self.send_json(200, completion(simulator_reply(body)))
+                    self.send_json(200, completion(rule_reply(body.get("messages", []))))
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.base_url = self.httpd.url
