@@ -15,6 +15,7 @@ import typer
 from shared import __version__, defaults, environment
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
+from shared.cli_options import env_option
 from shared.cost_estimate import CONFIRM_ABOVE
 from shared.errors import ConfigError, NcusimError, one_line, printable
 from shared.serving_cli import register as _register_serving
@@ -29,18 +30,6 @@ app = typer.Typer(
 )
 
 
-def _env_option(help: str, with_all: bool = False) -> Any:
-    """`--env`, its choices taken from the environment registry; anything else is a usage error."""
-    choices = [*(["all"] if with_all else []), *environment.names()]
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in choices:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}.")
-        return value
-
-    return typer.Option(help=f"{help}: {', '.join(choices)}", callback=check)
-
-
 @app.command()
 def version() -> None:
     """Print the kit version."""
@@ -49,7 +38,7 @@ def version() -> None:
 
 @app.command()
 def data(
-    env: Annotated[str, _env_option("which environment's files", with_all=True)] = "all",
+    env: Annotated[str, env_option("which environment's files", with_all=True)] = "all",
     reference: Annotated[bool, typer.Option(help="fetch the reference dialogue folders (used by tests) instead")] = False,
     mirror: Annotated[str | None, typer.Option(help="copy from <dir>/NCUser/<path> (default: NCUSIM_DATA_MIRROR)")] = None,
     base_url: Annotated[str | None, typer.Option(help="download base URL (default: NCUSIM_DATA_URL, else raw GitHub)")] = None,
@@ -77,7 +66,7 @@ def data(
 @app.command()
 def score(
     path: Annotated[Path, typer.Argument(help="a dialogue folder or any folder above dialogue folders")],
-    env: Annotated[str, _env_option("the environment the folders belong to")],
+    env: Annotated[str, env_option("the environment the folders belong to")],
     regrade: Annotated[bool, typer.Option(help="re-grade every folder from its own files (writes only the grade files)")] = False,
     strict_taxi_time: Annotated[bool, typer.Option(help="multiwoz: also check the taxi time in the three-domain case")] = False,
     fix_apostrophe_names: Annotated[bool, typer.Option(help="multiwoz: ignore apostrophes in booked names (PMUL4756)")] = False,
@@ -172,7 +161,7 @@ def confirm_cost(run: Any, yes: bool, always_show: bool) -> None:
 
 @app.command()
 def simulate(
-    env: Annotated[str, _env_option("the environment")] = "multiwoz",
+    env: Annotated[str, env_option("the environment")] = "multiwoz",
     models: Annotated[str | None, typer.Option(help="agent model specs, space or comma separated (default gpt-4.1-nano)")] = None,
     behaviors: Annotated[
         str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience); or the paper's YAML files")

@@ -115,6 +115,10 @@ def _no_goal(folder: Path) -> str:
     return ""
 
 
+def _pass_or_fail(passed: bool, score: float | None) -> str:
+    return "PASS" if passed else "FAIL"
+
+
 def _grade_as_is(grade: dict[str, Any]) -> dict[str, Any]:
     return dict(grade)
 
@@ -133,6 +137,7 @@ class TranscriptFormat:
     user_as_said: Callable[[str], str] = _as_said  # a user turn as the agent saw it -> as the user said it
     goal_text: Callable[[Path], str] = _no_goal
     grade_summary: Callable[[dict[str, Any]], dict[str, Any]] = _grade_as_is  # what the transcript header shows
+    outcome_text: Callable[[bool, float | None], str] = _pass_or_fail  # a graded dialogue's outcome in the report's table
 
 
 @runtime_checkable

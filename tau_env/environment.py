@@ -185,6 +185,7 @@ class TauEnvironment(AnalysisFromModule):
         {
             "success": ("Its tau pooling is unresolved (ours pools airline and retail; per-domain beside).",),
             "pass_align": ("Pass rate = success (v1 rewards are 0 or 1).",),
+            "scores": ("success = pass = reward 1, airline and retail pooled, with one row per domain below.",),
         }
     )
 

@@ -52,6 +52,10 @@ def grade_summary(grade: dict[str, Any]) -> dict[str, Any]:
     return {"reward": grade.get("reward"), "reward_info": info if isinstance(info, dict) else None}
 
 
+def outcome_text(passed: bool, score: float | None) -> str:
+    return "reward ?" if score is None else f"reward {score:g}"
+
+
 TRANSCRIPT = TranscriptFormat(
     agent_chat_files=("reasoning_trajectory.json", "dial_hist_system_list.json"),
     simulator_messages_file="dialogue_history.json",
@@ -59,4 +63,5 @@ TRANSCRIPT = TranscriptFormat(
     is_observation=is_observation,
     goal_text=goal_text,
     grade_summary=grade_summary,
+    outcome_text=outcome_text,
 )

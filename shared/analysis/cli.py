@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from shared import environment
+from shared.cli_options import env_option
 from shared.errors import ConfigError, printable
 from shared.files import write_text_atomic
 from shared.paths import results_dir
@@ -21,7 +22,7 @@ PAPER_ANGER_JUDGE = "gpt-4.1-mini"
 
 def analyze(
     path: Annotated[Path, typer.Argument(help="a results tree, an experiment folder or one dialogue folder")],
-    env: Annotated[str, typer.Option(help="multiwoz or tau")] = "multiwoz",
+    env: Annotated[str, env_option("the environment the folders belong to")] = "multiwoz",
     out: Annotated[Path | None, typer.Option(help="output folder (default results/reports/analysis/<env>-<name>)")] = None,
     parity: Annotated[bool, typer.Option(help="show the original scripts' label beside each number")] = True,
     anger_judge: Annotated[

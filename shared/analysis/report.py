@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared import environment
 from shared.analysis.report_data import Dialogue, ReportData, collect
 from shared.analysis.report_rows import ExperimentRow, Section
 from shared.analysis.stats import spread
@@ -175,7 +176,7 @@ def generate(
         raise ConfigError(f"{root} is not a folder")
     data = collect(root)
     if not data.dialogues:
-        raise ConfigError(f"no dialogue folders (multiwoz or tau) under {root}")
+        raise ConfigError(f"no dialogue folders ({' or '.join(environment.names())}) under {root}")
     rows = experiment_rows(data)
     embedded = pick_transcripts(data.dialogues, max_transcripts)
     data.transcripts = {k: v for k, v in data.transcripts.items() if k in embedded}

@@ -38,6 +38,7 @@ class Dialogue:
     graded: bool
     passed: bool | None
     score: float | None  # MultiWOZ: share of domains booked; Tau: the reward
+    outcome: str  # how the report's table shows a graded outcome (the environment's words), or ""
     aligned: bool | None
     turns: int
     cost: float | None
@@ -61,6 +62,7 @@ class Dialogue:
             "graded": self.graded,
             "passed": self.passed,
             "score": self.score,
+            "outcome": self.outcome,
             "aligned": self.aligned,
             "turns": self.turns,
             "cost": self.cost,
@@ -298,6 +300,7 @@ def collect(root: Path) -> ReportData:
             graded=grade is not None,
             passed=passed,
             score=score,
+            outcome=env.transcript_format.outcome_text(bool(passed), score) if grade is not None else "",
             aligned=aligned,
             turns=turns,
             cost=usage["cost"] if usage else None,

@@ -124,9 +124,10 @@ def score_section(rows: Sequence[ExperimentRow]) -> str:
         "pass^k (tau-bench's reliability): per scenario with n trials of which c succeeded, C(c,k)/C(n,k), averaged over "
         "the scenarios with at least k trials; the interval is pass^N's bootstrap over scenarios. "
         "rel. SR = behaviour SR / the same model's normal SR × 100 (same environment and tree; PBUS against ours). "
-        "Tau: success = pass = reward 1, airline and retail pooled, with one row per domain below. "
         "Cost from usage.json (ours only)."
     )
+    for env in sorted({r.env for r in rows}):
+        note += "".join(f" {environment.get(env).title}: {line}" for line in environment.get(env).table_notes.get("scores", ()))
     return f'<section id="scores"><h2>Scores</h2>{"".join(parts)}<p class="note">{esc(note)}</p></section>'
 
 

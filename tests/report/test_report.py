@@ -81,7 +81,9 @@ def test_agent_replies_are_parsed_not_executed() -> None:
 def test_transcripts_past_the_limit_are_spread_over_experiments() -> None:
     def dialogue(i: int, experiment: str, run: int) -> Dialogue:
         folder = Path("/r") / experiment / f"S{i}.json_{run}"
-        return Dialogue(i, "multiwoz", folder, "", "ours", "m", experiment, f"S{i}.json", run, True, True, 1.0, True, 2, None, [], True)
+        return Dialogue(
+            i, "multiwoz", folder, "", "ours", "m", experiment, f"S{i}.json", run, True, True, 1.0, "PASS", True, 2, None, [], True
+        )
 
     dialogues = [dialogue(i, "a", i % 2) for i in range(10)] + [dialogue(10 + i, "b", 0) for i in range(2)]
     assert pick_transcripts(dialogues, None) == pick_transcripts(dialogues, 12) == set(range(12))

@@ -18,8 +18,7 @@
   const outcomeOf = (r) => !r.graded ? "ungraded" : (r.passed ? "pass" : "fail");
   function outcomeText(r) {
     if (!r.graded) return "not graded";
-    if (r.env === "tau") return "reward " + (r.score === null ? "?" : r.score);
-    return r.passed ? "PASS" : "FAIL";
+    return r.outcome;
   }
   const alignedOf = (r) => r.aligned === null ? "unknown" : (r.aligned ? "yes" : "no");
   const NOT_RECORDED = "not recorded (tangents and complaints derived from tangential_config.json; "
