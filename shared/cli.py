@@ -47,6 +47,9 @@ def data(
     """Fetch the upstream data at the pinned commit and verify every file by SHA-256."""
     from shared import data as d
 
+    if env != "all" and env not in d.environments():
+        typer.echo(f"{env}: brings its own data (no upstream manifest): nothing to fetch")
+        return
     envs = d.environments() if env == "all" else [env]
     if reference:
         having = [e for e in d.environments() if d.load_manifest(e).reference]

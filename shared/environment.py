@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
@@ -252,6 +253,15 @@ BUILTIN: dict[str, str] = {
 _REGISTRY: dict[str, Callable[..., Environment]] = {}
 
 
+ENTRY_POINT_GROUP = "ncusim.environments"  # installed packages add environments under this group
+
+
+@cache
+def _installed() -> dict[str, str]:
+    """Environments other packages add by entry point: name -> `module:attr`."""
+    return {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP) if e.name not in BUILTIN}
+
+
 def register(name: str, factory: Callable[..., Environment]) -> None:
     _REGISTRY[name] = factory
     with_upstream_data.cache_clear()
@@ -266,7 +276,32 @@ def unregister(name: str) -> None:
 
 
 def names() -> list[str]:
-    return sorted(set(BUILTIN) | set(_REGISTRY))
+    return sorted(set(BUILTIN) | set(_REGISTRY) | set(_installed()))
+
+
+def _load(target: str, what: str) -> Callable[..., Environment]:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        factory: Callable[..., Environment] = getattr(module, attr)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"{what} is not available ({target} cannot be imported)") from None
+    return factory
+
+
+def resolve_name(name: str) -> str:
+    """The registry name of `name`: itself, or for a `module:attr` plug-in named on the command line,
+    the `name` of the environment it builds, registered under it (results folders and every later
+    lookup use that name)."""
+    if ":" not in name or name in names():
+        return name
+    factory = _load(name, f"environment plug-in {name!r}")
+    built = factory()
+    canonical = str(getattr(built, "name", "") or "")
+    if not canonical or ":" in canonical or "/" in canonical:
+        raise ConfigError(f"environment plug-in {name!r} must have a plain `name` (it names the results folder)")
+    register(canonical, factory)
+    return canonical
 
 
 @cache  # data paths are resolved per file: the registry is asked once (register() clears it)
@@ -292,18 +327,16 @@ def published() -> dict[str, str]:
 
 
 def get(name: str, **options: Any) -> Environment:
-    """The environment called `name`; `options` go to its constructor (e.g. grader switches)."""
+    """The environment called `name`; `options` go to its constructor: the runner passes `prompts`
+    (paper | ncusim) and `max_steps` when the run sets it, and the environment's own switches."""
+    name = resolve_name(name)
     if name in _REGISTRY:
-        return _REGISTRY[name](**options)
-    target = BUILTIN.get(name)
-    if target is None:
-        raise ConfigError(f"unknown environment {name!r}: choose one of {', '.join(names())}")
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        factory = getattr(module, attr)
-    except (ImportError, AttributeError):
-        raise ConfigError(f"environment {name!r} is not available in this version of the kit ({target} is missing)") from None
+        factory = _REGISTRY[name]
+    else:
+        target = BUILTIN.get(name) or _installed().get(name)
+        if target is None:
+            raise ConfigError(f"unknown environment {name!r}: choose one of {', '.join(names())}, or module:attr")
+        factory = _load(target, f"environment {name!r}")
     try:
         env: Environment = factory(**options)  # the module's factory, found by name
         return env
