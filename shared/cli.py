@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import json
 import sys
@@ -109,7 +110,7 @@ def _behavior(text: str, pbus: bool) -> Any:
 
     if text.endswith((".yaml", ".yml")):
         loaded = Behaviors.from_yaml(text)
-        return Behaviors(**{**loaded.as_config(), "is_pbus": loaded.is_pbus or pbus})
+        return dataclasses.replace(loaded, is_pbus=loaded.is_pbus or pbus)
     return Behaviors.parse(text, pbus=pbus)
 
 

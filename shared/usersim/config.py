@@ -33,29 +33,47 @@ class Behaviors:
     tangential: bool = False
     emotional_acts: bool = False
     fragment_dumping: bool = False
+    plugins: tuple[str, ...] = ()  # behaviour plug-ins (shared/usersim/plugin_stages.py), in the order given
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plugins", tuple(self.plugins))  # from a config file's list
 
     @property
     def name(self) -> str:
-        """The result-folder name: active flags joined by `+` in YAML order, or `normal`."""
-        active = [f for f in FLAGS if getattr(self, f)]
+        """The result-folder name: active flags joined by `+` in YAML order, then the plug-ins' names, or `normal`."""
+        from shared.usersim.plugin_stages import load_stage
+
+        active = [f for f in FLAGS if getattr(self, f)] + [load_stage(p).name for p in self.plugins]
         return "+".join(active) or "normal"
 
-    def as_config(self) -> dict[str, bool]:
-        """The `non_coll_config.json` dict (the YAML, key order kept)."""
-        return asdict(self)
+    def as_config(self) -> dict[str, bool | list[str]]:
+        """The `non_coll_config.json` dict (the YAML, key order kept; `plugins` only when there are some)."""
+        config: dict[str, bool | list[str]] = {k: v for k, v in asdict(self).items() if k != "plugins"}
+        if self.plugins:
+            config["plugins"] = list(self.plugins)
+        return config
 
     @classmethod
     def parse(cls, text: str, pbus: bool = False) -> Behaviors:
         """`normal`, a paper name or alias, or several joined by `+` (e.g. `tangential+impatience`)."""
+        from shared.usersim.plugin_stages import load_stage
+
         flags: dict[str, bool] = {}
-        for part in (p.strip().lower() for p in text.split("+")):
-            if part not in ALIASES:
+        plugins: list[str] = []
+        for raw in (p.strip() for p in text.split("+")):
+            part = raw.lower()
+            if part in ALIASES:
+                flag = ALIASES[part]
+                if flag:
+                    flags[flag] = True
+                continue
+            try:
+                load_stage(raw)  # a plug-in: `module:attr` or an installed `ncusim.behaviors` name
+            except ConfigError as exc:
                 known = ", ".join(sorted(ALIASES))
-                raise ConfigError(f"unknown behaviour {part!r}: use one of {known}, joined by '+'")
-            flag = ALIASES[part]
-            if flag:
-                flags[flag] = True
-        return cls(is_pbus=pbus, **flags)
+                raise ConfigError(f"unknown behaviour {raw!r}: use one of {known}, joined by '+', or a plug-in ({exc})") from None
+            plugins.append(raw)
+        return cls(is_pbus=pbus, plugins=tuple(plugins), **flags)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Behaviors:
@@ -71,4 +89,7 @@ class Behaviors:
         unknown = set(data) - names
         if unknown:
             raise ConfigError(f"behaviour file {path} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
-        return cls(**{k: bool(v) for k, v in data.items()})
+        plugins = data.pop("plugins", None) or ()
+        if not isinstance(plugins, list | tuple) or not all(isinstance(p, str) for p in plugins):
+            raise ConfigError(f"behaviour file {path}: `plugins` must be a list of module:attr or plug-in names")
+        return cls(plugins=tuple(plugins), **{k: bool(v) for k, v in data.items()})

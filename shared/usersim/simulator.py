@@ -24,6 +24,7 @@ from shared.files import write_json_atomic, write_text_atomic
 from shared.usersim import emotional_acts, fragment_dumping, pbus, resources, tangential, unavailable_service
 from shared.usersim.config import Behaviors
 from shared.usersim.models import ModelSet
+from shared.usersim.plugin_stages import StageContext, run_stages
 from shared.usersim.prompt_sets import OwnPrompts, Prompt, PromptSet
 from shared.usersim.schemas import Selection, Verdict
 from shared.usersim.state import SimulatorState
@@ -106,6 +107,14 @@ class UserSimulator:
         messages = [{"role": "user", "content": prompt.text}]
         return (await model.chat(messages, temperature=temperature, max_tokens=self.models.max_tokens, role="helper")).text
 
+    async def ask_plugin(self, prompt: str) -> str:
+        """A behaviour plug-in's helper call: the user's model, counted as a helper call."""
+        model, temperature = self.models.get("user")
+        reply = await model.chat(
+            [{"role": "user", "content": prompt}], temperature=temperature, max_tokens=self.models.max_tokens, role="helper"
+        )
+        return reply.text
+
     async def structured(self, call: str, prompt: Prompt, schema: type[T], *, capped: bool = True) -> T:
         """A structured helper call (verdicts, generated utterances, lists); the prompt set's function
         spec, if it has one, goes out as a forced tool call."""
@@ -153,6 +162,9 @@ class UserSimulator:
             await tangential.stage(self, turn)
         if flags.fragment_dumping and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
             await fragment_dumping.stage(self, turn)
+        if flags.plugins and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
+            context = StageContext(turn, self.goal_text, tuple(self.state.remaining), self.rng, self.stop_token, self.ask_plugin)
+            await run_stages(flags.plugins, context)
         if state.cynical_mode and self.stop_token not in turn.content and not turn.suppress_cynical:
             await emotional_acts.cynical_rewrite(self, turn)
         matched = await self.track(turn) if state.remaining and ncuser else []
