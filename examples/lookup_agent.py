@@ -18,7 +18,8 @@ import json
 from typing import Any
 
 from shared.agent_plugins import AgentReply
-from shared.llm.base import ChatModel, ToolCall
+from shared.llm.base import ChatModel
+from shared.tool_call import ToolCall
 
 SEARCH_PREFIXES = ("get_", "find_", "list_", "search_")
 

@@ -11,13 +11,36 @@ normalisation written back into results, falsy filters dropped, the 7-result cap
 from __future__ import annotations
 
 import copy
+import random
 import re
 import string
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from multiwoz_env.sandbox import Sandbox
+
+class Sandbox(Protocol):
+    """What the APIs use of a dialogue's sandbox (`multiwoz_env.sandbox.Sandbox`, which imports this
+    module: the APIs depend on this contract, not on that module)."""
+
+    db: dict[str, list[dict[str, Any]]]
+    no_book: dict[str, list[dict[str, Any]]]
+    rng: random.Random
+
+    @property
+    def docs(self) -> list[dict[str, Any]]: ...
+
+    def require_db(self, domain: str) -> list[dict[str, Any]]: ...
+
+    def has_reservation_table(self, domain: str) -> bool: ...
+
+    def require_reservations(self, domain: str) -> list[dict[str, Any]]: ...
+
+    def reference_number(self) -> str: ...
+
+    def add_reservation(self, domain: str, record: dict[str, Any]) -> None: ...
+
+    def remove_reservation(self, domain: str, index: int) -> None: ...
+
 
 MAX_RESULTS = 7
 AREAS = ["north", "west", "south", "east", "centre"]

@@ -15,9 +15,9 @@ from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_g
 from multiwoz_env.sandbox import Sandbox
 from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
 from shared.files import read_json, write_json_atomic, write_text_atomic
-from shared.llm.base import ToolCall
 from shared.paper.texts import paper_texts
 from shared.state_files import MultiwozGrade, checked
+from shared.tool_call import ToolCall
 
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"

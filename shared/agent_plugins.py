@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from shared.errors import ConfigError, NcusimError
-from shared.llm.base import ChatModel, ToolCall
+from shared.llm.base import ChatModel
+from shared.tool_call import ToolCall
 
 ENTRY_POINT_GROUP = "ncusim.agents"
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from shared.errors import ConfigError
-from shared.llm.base import ToolCall
+from shared.tool_call import ToolCall
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from typing import Any
 from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
 from shared.errors import ConfigError
 from shared.files import read_json, read_json_or_none, write_json_atomic, write_text_atomic
-from shared.llm.base import ToolCall
 from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
 from shared.state_files import TauGrade, checked
+from shared.tool_call import ToolCall
 from tau_env import tasks as task_data
 from tau_env import viewer
 from tau_env.db import load_db

@@ -23,25 +23,13 @@ from shared.llm.keys import scrub
 from shared.llm.retry import RetryPolicy, call_with_retries, explain
 from shared.llm.usage import ACTIVE_LEDGER, DEFAULT_LEDGER, UsageLedger
 from shared.state_files import CachedCompletion, valid
+from shared.tool_call import ToolCall
 
 Message = dict[str, str]
 Role = Literal["agent", "user", "helper", "judge"] | str
 StructuredMode = Literal["json_schema", "prompt"]
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger("ncusim.llm")
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One call of a tool-calling reply, as the model wrote it (`arguments` is its JSON text, which
-    may not parse: the environment answers that with its own error observation)."""
-
-    id: str
-    name: str
-    arguments: str
-
-    def as_message_part(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
 @dataclass

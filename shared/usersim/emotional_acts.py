@@ -9,45 +9,15 @@ the user becomes liable to turn cynical after the agent's next apology. Each pro
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
 from shared.usersim.schemas import Verdict
+from shared.usersim.services import SimulatorServices
+from shared.usersim.turn import Turn
+from shared.usersim.wording import remove_please, strip_please
 
-if TYPE_CHECKING:
-    from shared.usersim.simulator import Turn, UserSimulator
-
-# The word with its trailing comma; `strip_please` adds the separator before it (a comma and
-# whitespace, or whitespace), as `re.sub(r"(,\s*|\s+)?\bplease\b,?", "", text, flags=re.I)` would.
-_PLEASE = re.compile(r"\bplease\b,?", re.IGNORECASE)
+__all__ = ["cynical_rewrite", "outburst", "remove_please", "stage", "strip_please"]
 
 
-def strip_please(text: str) -> str:
-    """Every "please" removed with the separator before it, in linear time: the regex with the
-    separator in it backtracked quadratically over long whitespace (20,000 spaces took 19 s)."""
-    kept: list[str] = []
-    last = 0
-    for match in _PLEASE.finditer(text):
-        start = match.start()
-        while start > last and text[start - 1].isspace():
-            start -= 1
-        if start > last and text[start - 1] == ",":
-            start -= 1
-        kept.append(text[last:start])
-        last = match.end()
-    kept.append(text[last:])
-    return "".join(kept)
-
-
-def remove_please(text: str) -> str:
-    """Drop the word "please" (any case, whole word only; the original cut it out of "pleased")."""
-    out = strip_please(text).strip()
-    if text[:1].isupper() and out[:1].islower():
-        out = out[0].upper() + out[1:]
-    return out
-
-
-async def outburst(sim: UserSimulator, turn: Turn, kind: str) -> str:
+async def outburst(sim: SimulatorServices, turn: Turn, kind: str) -> str:
     counter = sim.state.delay if kind == "delay" else sim.state.fail
     act = sim.rng.choice(list(sim.prompts.outburst_acts))
     text = await sim.ask("outburst", sim.prompts.outburst(kind, turn.dial_hist, act, counter.level))
@@ -56,7 +26,7 @@ async def outburst(sim: UserSimulator, turn: Turn, kind: str) -> str:
     return text
 
 
-async def stage(sim: UserSimulator, turn: Turn) -> None:
+async def stage(sim: SimulatorServices, turn: Turn) -> None:
     turn.content = sim.prompts.without_please(turn.content)
     state = sim.state
     if not state.remaining and sim.stop_token not in turn.content:
@@ -74,6 +44,6 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
         turn.note("failure_detected")
 
 
-async def cynical_rewrite(sim: UserSimulator, turn: Turn) -> None:
+async def cynical_rewrite(sim: SimulatorServices, turn: Turn) -> None:
     turn.content = await sim.ask("cynical", sim.prompts.cynical(turn.dial_hist, turn.content))
     turn.note("cynical")

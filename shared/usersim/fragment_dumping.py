@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shared.usersim.schemas import Utterance
-
-if TYPE_CHECKING:
-    from shared.usersim.simulator import Turn, UserSimulator
+from shared.usersim.services import SimulatorServices
+from shared.usersim.turn import Turn
 
 N_EXAMPLES = 5
 TRUNCATE_PROBABILITY = 0.5
 DIVISORS = (2, 3, 4, 5)
 
 
-async def stage(sim: UserSimulator, turn: Turn) -> None:
+async def stage(sim: SimulatorServices, turn: Turn) -> None:
     examples = sim.rng.sample(sim.fragment_pool(), N_EXAMPLES)
     prompt = sim.prompts.style_transfer(examples, turn.content)
     turn.content = (await sim.structured("style_transfer", prompt, Utterance)).utterance

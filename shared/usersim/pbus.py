@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from shared.usersim.simulator import UserSimulator
+from shared.usersim.services import SimulatorServices
 
 
-async def persona_block(sim: UserSimulator) -> str:
+async def persona_block(sim: SimulatorServices) -> str:
     """The persona lines for the active flags; tangential also adds a topic paragraph to the goal."""
     if sim.behaviors.tangential:
         paragraph = await sim.ask("pbus_topic", sim.prompts.pbus_topic(sim.persona))

@@ -26,12 +26,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from shared.errors import ConfigError
-
-if TYPE_CHECKING:
-    from shared.usersim.simulator import Turn
+from shared.usersim.turn import Turn
 
 ENTRY_POINT_GROUP = "ncusim.behaviors"
 

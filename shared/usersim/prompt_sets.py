@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.usersim.config import Behaviors
-from shared.usersim.emotional_acts import remove_please
 from shared.usersim.templates import Templates
+from shared.usersim.wording import remove_please
 
 PROMPT_SETS = ("paper", "ncusim")
 

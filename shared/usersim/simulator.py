@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,24 +28,10 @@ from shared.usersim.prompt_sets import OwnPrompts, Prompt, PromptSet
 from shared.usersim.schemas import Selection, Verdict
 from shared.usersim.state import SimulatorState
 from shared.usersim.templates import Templates
+from shared.usersim.turn import Turn
 
 T = TypeVar("T", bound=BaseModel)
 DEFAULT_PROFILE = UserProfile(greeting="Hi! How can I help you today?", stop_token="<END>")
-
-
-@dataclass
-class Turn:
-    """What one user turn is building; stages read and rewrite `content`."""
-
-    dial_hist: str
-    content: str = ""
-    skip_behaviours: bool = False  # a rest-provider turn: impatience, tangential, fragments are skipped
-    current_angry: bool = False
-    suppress_cynical: bool = False
-    events: list[dict[str, Any]] = field(default_factory=list)  # what the behaviours did, for the transcript viewer
-
-    def note(self, event: str, **details: Any) -> None:
-        self.events.append({"event": event, **details})
 
 
 class UserSimulator:

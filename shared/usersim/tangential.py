@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shared.usersim.schemas import Complaints, ReasonedVerdict, Utterance
-
-if TYPE_CHECKING:
-    from shared.usersim.simulator import Turn, UserSimulator
+from shared.usersim.services import SimulatorServices
+from shared.usersim.turn import Turn
 
 COMPLAINT_ONLY_PROBABILITY = 0.5
 PENDING = "<NOT>"
 
 
-async def new_tangent(sim: UserSimulator) -> str:
+async def new_tangent(sim: SimulatorServices) -> str:
     act = sim.rng.choice(list(sim.prompts.tangent_acts))
     return (await sim.structured("tangent", sim.prompts.tangent(sim.goal_text, sim.persona, act), Utterance)).utterance
 
 
-async def merge(sim: UserSimulator, turn: Turn, pieces: list[str]) -> str:
+async def merge(sim: SimulatorServices, turn: Turn, pieces: list[str]) -> str:
     return await sim.ask("merge", sim.prompts.merge(turn.dial_hist, pieces))
 
 
-async def inject(sim: UserSimulator, turn: Turn) -> None:
+async def inject(sim: SimulatorServices, turn: Turn) -> None:
     """Split the utterance on ". ", add a new tangent, shuffle everything, merge into one message."""
     tangent = await new_tangent(sim)
     sim.state.current_tangent = tangent
@@ -34,11 +31,11 @@ async def inject(sim: UserSimulator, turn: Turn) -> None:
     turn.note("tangent", tangent=tangent)
 
 
-async def engaged(sim: UserSimulator, tangent: str, agent_message: str) -> bool:
+async def engaged(sim: SimulatorServices, tangent: str, agent_message: str) -> bool:
     return (await sim.structured("respond_verifier", sim.prompts.respond_verifier(tangent, agent_message), ReasonedVerdict)).result
 
 
-async def stage(sim: UserSimulator, turn: Turn) -> None:
+async def stage(sim: SimulatorServices, turn: Turn) -> None:
     state = sim.state
     if state.current_tangent is None:  # first turn (or no tangent yet: the original crashed then)
         await inject(sim, turn)
@@ -71,7 +68,7 @@ async def stage(sim: UserSimulator, turn: Turn) -> None:
         turn.note("complaint", complaint=complaint, merged=True)
 
 
-async def final_check(sim: UserSimulator) -> None:
+async def final_check(sim: SimulatorServices) -> None:
     """On an ending turn, settle a tangent whose first verification is still pending."""
     state = sim.state
     if state.utterance_pair and state.current_tangent and state.utterance_pair[-1]["complain"] == PENDING:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shared.usersim.schemas import ExtraGoals
-
-if TYPE_CHECKING:
-    from shared.usersim.simulator import UserSimulator
+from shared.usersim.services import SimulatorServices
 
 
-async def augment(sim: UserSimulator) -> None:
+async def augment(sim: SimulatorServices) -> None:
     """Generate the extra goals; append them to the goal text (as a Python list) and to the items."""
     prompt = sim.prompts.unavailable_service(sim.goal_text, sim.service_context)
     result = await sim.structured("unavailable_service", prompt, ExtraGoals, capped=False)

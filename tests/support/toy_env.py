@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.environment import ActResult, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
 from shared.files import read_json, write_json_atomic
-from shared.llm.base import ToolCall
+from shared.tool_call import ToolCall
 
 GRADE_FILE = "toy_grade.json"
 STATE_FILE = "toy_state.json"
