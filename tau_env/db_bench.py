@@ -4,14 +4,13 @@ of scripted trajectories built from the test tasks' ground truth."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tau_env.db import data_hash, load_db, pristine, to_hashable
+from tau_env.db import data_hash, load_db, pristine, reference_hash
 from tau_env.resources import TABLES, table_bytes
 from tau_env.reward import ground_truth_hash, reward_result
 from tau_env.tasks import tasks, test_indexes
@@ -26,7 +25,8 @@ def v1_db(domain: str) -> dict[str, Any]:
 
 
 def v1_hash(db: dict[str, Any]) -> str:
-    return hashlib.sha256(str(to_hashable(db)).encode("utf-8")).hexdigest()
+    """v1's hash of a plain DB, v1's way (the whole canonical string)."""
+    return reference_hash(db)
 
 
 def replay(domain: str, db: dict[str, Any], actions: list[Action]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from shared.files import read_json, read_json_or_none, write_json_atomic, write_
 from shared.paper.texts import paper_texts
 from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
 from shared.state_files import TauGrade, checked
-from shared.tool_call import ToolCall
+from shared.tool_call import ToolCall, tool_calls_of
 from tau_env import tasks as task_data
 from tau_env import viewer
 from tau_env.db import load_db
@@ -107,16 +107,6 @@ def tool_arguments(call: ToolCall) -> dict[str, Any] | str:
     return parsed
 
 
-def _calls_of(message: dict[str, Any]) -> list[ToolCall]:
-    calls = message.get("tool_calls")
-    out = []
-    for call in calls if isinstance(calls, list) else []:
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            out.append(ToolCall(str(call.get("id", "")), str(function.get("name", "")), str(function.get("arguments", ""))))
-    return out
-
-
 def trajectory_actions(trajectory: Sequence[dict[str, Any]], tool_calling: bool = False) -> list[dict[str, Any]]:
     """The episode's actions, re-parsed from the agent's messages (parsing is deterministic). A
     tool-calling agent's message is one action per call whose arguments parse (the others never
@@ -129,7 +119,7 @@ def trajectory_actions(trajectory: Sequence[dict[str, Any]], tool_calling: bool 
             name, arguments = parse_action(str(message.get("content", "")))
             out.append({"name": name, "kwargs": arguments})
             continue
-        calls = _calls_of(message)
+        calls = tool_calls_of(message)
         if not calls:
             out.append({"name": RESPOND, "kwargs": {"content": str(message.get("content") or "")}})
         for call in calls:

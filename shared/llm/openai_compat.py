@@ -15,10 +15,11 @@ import json
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from shared.llm.base import BaseChatModel, Completion, Message, ToolCall
+from shared.llm.base import BaseChatModel, Completion, Message
 from shared.llm.http_transport import HttpTransport
 from shared.llm.retry import EmptyCompletion
 from shared.llm.transport_errors import status_error
+from shared.tool_call import tool_calls_of
 
 
 def _text_of(content: Any) -> str | None:
@@ -44,20 +45,6 @@ def _call_arguments(message: dict[str, Any]) -> str | None:
     return arguments if isinstance(arguments, str) else None
 
 
-def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
-    """Every well-formed call of the message (a part without a function name is skipped)."""
-    calls = message.get("tool_calls")
-    out = []
-    for position, call in enumerate(calls if isinstance(calls, list) else []):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            continue
-        arguments = function.get("arguments")
-        text = arguments if isinstance(arguments, str) else json.dumps(arguments)  # some servers send an object
-        out.append(ToolCall(str(call.get("id") or f"call_{position}"), function["name"], text))
-    return tuple(out)
-
-
 def parse_completion(body: bytes) -> Completion:
     """The first choice of a chat-completion body; anything unusable raises a retryable error."""
     data = json.loads(body)  # not JSON (a truncated or HTML body): JSONDecodeError, retried
@@ -69,7 +56,7 @@ def parse_completion(body: bytes) -> Completion:
     choice = choices[0]
     message = choice.get("message")
     content = text = _text_of(message.get("content")) if isinstance(message, dict) else None
-    calls = _tool_calls(message) if isinstance(message, dict) else ()
+    calls = tool_calls_of(message) if isinstance(message, dict) else ()
     if text is None and isinstance(message, dict):
         text = _call_arguments(message)  # a forced tool call (paper mode's function specs)
     if text is None:
