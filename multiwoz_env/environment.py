@@ -104,6 +104,7 @@ class MultiwozEnvironment(AnalysisFromModule):
         prompts: str = "ncusim",
     ) -> None:
         self.prompt_dir = Path(prompt_dir) if prompt_dir else PROMPTS
+        self._prompt_texts: dict[str, str] = {}
         self.prompts = prompts  # paper: the original's agent system prompt, read from the verified upstream file
         self.max_steps = max_steps
         self.grade_file = GRADE_FILE
@@ -139,7 +140,14 @@ class MultiwozEnvironment(AnalysisFromModule):
     def system_prompt(self) -> str:
         if self.prompts == "paper":
             return paper_texts("multiwoz").text("agent.system")
-        return (self.prompt_dir / "agent_system.txt").read_text(encoding="utf-8")
+        return self._prompt_file("agent_system.txt")
+
+    def _prompt_file(self, name: str) -> str:
+        """A prompt of the environment's folder, read once (it is sent with every agent step)."""
+        text = self._prompt_texts.get(name)
+        if text is None:
+            text = self._prompt_texts[name] = (self.prompt_dir / name).read_text(encoding="utf-8")
+        return text
 
     def agent_prompt_chars(self) -> float:
         """Size of the agent's system prompt (the cost estimate)."""
@@ -175,8 +183,7 @@ class MultiwozEnvironment(AnalysisFromModule):
         return api_tools()
 
     def tool_agent_messages(self, episode: Episode, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        system = (self.prompt_dir / "agent_tools_system.txt").read_text(encoding="utf-8")
-        return [{"role": "system", "content": system}, *history]
+        return [{"role": "system", "content": self._prompt_file("agent_tools_system.txt")}, *history]
 
     def act_tool_calls(self, episode: Episode, content: str | None, calls: Sequence[ToolCall]) -> ActResult:
         """One step: every call runs in the sandbox in order and is logged as the text protocol's calls

@@ -107,7 +107,7 @@ async def _save_live_view(env: Environment, episode: Any, record: DialogueRecord
         return
     record.live_saved_at = now
     messages = record.agent_chat(env, episode)
-    await asyncio.to_thread(_write_live_view, record.folder, record.transcript, messages, list(record.responses), False)
+    await asyncio.to_thread(_write_live_view, record.folder, record.transcript, messages, [], False)  # responses: only at the end
 
 
 def _save_dialogue(env: Environment, episode: Any, record: DialogueRecord, user: UserSimulator, folder: Path) -> None:

@@ -162,6 +162,17 @@ class TauEpisode:
     done_by_tool: bool = False
 
 
+def run_tool(episode: TauEpisode, name: str, arguments: dict[str, Any]) -> str:
+    """One tool call on the episode's DB, counted; a tool that returns no text is an error
+    observation (v1 crashed the dialogue there: FIDELITY.md)."""
+    try:
+        output = call_tool(episode.domain, episode.db, name, arguments)
+    except ToolOutputError as exc:
+        output = f"Error: {exc}"
+    episode.n_api_call += 1
+    return output
+
+
 class TauEnvironment(AnalysisFromModule):
     name = "tau"
     title = "Tau-Bench"
@@ -200,6 +211,7 @@ class TauEnvironment(AnalysisFromModule):
             files=TAU_USER_FILES,
         )
         self.score_format = TAU_SCORE_FORMAT
+        self._system_prompts: dict[str, str] = {}
 
     # --- scenarios ----------------------------------------------------------------------
 
@@ -253,6 +265,13 @@ class TauEnvironment(AnalysisFromModule):
         return TauEpisode(scenario, Path(folder), domain, index, load_db(domain), model_name=model_name, max_steps=self.max_steps)
 
     def system_prompt(self, domain: str) -> str:
+        """The ChatReAct agent's system prompt, built once per domain (it is sent with every agent step)."""
+        prompt = self._system_prompts.get(domain)
+        if prompt is None:
+            prompt = self._system_prompts[domain] = self._build_system_prompt(domain)
+        return prompt
+
+    def _build_system_prompt(self, domain: str) -> str:
         if self.prompts == "paper":
             texts = paper_texts("tau")
             names = {"RESPOND_ACTION_NAME": texts.text("agent.respond_action_name")}
@@ -302,12 +321,7 @@ class TauEnvironment(AnalysisFromModule):
                 observations.append(parsed)
                 continue
             episode.actions.append({"name": call.name, "kwargs": parsed})
-            try:
-                output = call_tool(episode.domain, episode.db, call.name, parsed)
-            except ToolOutputError as exc:
-                output = f"Error: {exc}"
-            episode.n_api_call += 1
-            observations.append(output)
+            observations.append(run_tool(episode, call.name, parsed))
             ended = call.name in TERMINAL_TOOLS
         episode.done_by_tool = episode.done_by_tool or ended
         return ActResult(
@@ -335,11 +349,7 @@ class TauEnvironment(AnalysisFromModule):
                 budget_exhausted=exhausted,
                 answered_at_budget_end=True,
             )
-        try:
-            output = call_tool(episode.domain, episode.db, name, arguments)
-        except ToolOutputError as exc:
-            output = f"Error: {exc}"  # v1 crashed the dialogue here (FIDELITY.md)
-        episode.n_api_call += 1
+        output = run_tool(episode, name, arguments)
         ended = name in TERMINAL_TOOLS
         episode.done_by_tool = episode.done_by_tool or ended
         return ActResult(
