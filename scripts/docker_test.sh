@@ -64,6 +64,7 @@ user=$($engine image inspect --format '{{.Config.User}}' "$image")
 key="sk-dockertest-$(date +%s%N | sha256sum | cut -c1-24)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+rm -rf results/docker-test  # the demo's own folder: a rerun must run the dialogue again, not resume it
 mkdir -p results multiwoz_env/data tau_env/data "$work/cache"
 chown "$caller" results multiwoz_env/data tau_env/data "$work/cache"
 say "demo in the container as $caller"
