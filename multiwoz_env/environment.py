@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from multiwoz_env import goal_items as items
 from multiwoz_env import protocol, resources, scenarios, viewer
 from multiwoz_env.grader import GRADE_FILE, GraderOptions, grade_folder, write_grade
 from multiwoz_env.sandbox import Sandbox
-from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
+from shared.environment import (
+    ActResult,
+    EnvironmentBase,
+    Scenario,
+    TranscriptFormat,
+    UserData,
+    UserProfile,
+    step_reply,
+    tool_step_messages,
+)
 from shared.files import read_json, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
 from shared.state_files import MultiwozGrade, checked
@@ -22,6 +32,13 @@ from shared.tool_call import ToolCall
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"
 STOP_TOKEN = "<END>"
+# The simulator's personas (1,000 files of 110) and fragment-style examples, at their upstream paths.
+USER_DATA = UserData(
+    environment="multiwoz",
+    persona_pattern="multiwoz_env/persona/persona_list_{index}.json",
+    persona_count=1000,
+    fragment_file="multiwoz_env/short_fragment_dumping.json",
+)
 
 
 @dataclass
@@ -86,7 +103,7 @@ def tool_call_step(call: ToolCall, sandbox: Sandbox) -> protocol.Step:
     return protocol.run_api_call(payload, sandbox)
 
 
-class MultiwozEnvironment(AnalysisFromModule):
+class MultiwozEnvironment(EnvironmentBase):
     name = "multiwoz"
     title = "MultiWOZ"
     analysis_module = "multiwoz_env.analysis"
@@ -94,6 +111,17 @@ class MultiwozEnvironment(AnalysisFromModule):
     published_archive: str | None = "experiment_result_multiwoz.zip"
     data_package: str | None = "multiwoz_env"
     transcript_format: TranscriptFormat = viewer.TRANSCRIPT
+    # The grader's two defects, reproduced by default because the published numbers contain them (FIDELITY F11).
+    grader_fixes: Mapping[str, str] = MappingProxyType(
+        {
+            "strict_taxi_time": "also check the taxi time in the taxi+restaurant+accommodation case",
+            "fix_apostrophe_names": "ignore apostrophes in booked names (PMUL4756 can then pass)",
+        }
+    )
+    scripted_agent_reply = '- Thought: the user is served\n- Action: Talk("Everything is booked.")'
+    bench_suites: Mapping[str, str] = MappingProxyType(
+        {"multiwoz-api": "multiwoz_env.bench:api_call_ratio", "regrade": "multiwoz_env.bench:regrade_throughput"}
+    )
 
     def __init__(
         self,
@@ -117,6 +145,7 @@ class MultiwozEnvironment(AnalysisFromModule):
             user_to_agent=" {text}",
             transcript_user="# You: {text}",
             transcript_agent="# System: {text}",
+            user_data=USER_DATA,
         )
 
     # --- scenarios ----------------------------------------------------------------------

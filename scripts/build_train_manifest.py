@@ -18,7 +18,11 @@ import sys
 from pathlib import Path
 
 from shared.data import UPSTREAM_COMMIT, UPSTREAM_REPO, load_manifest
-from shared.training.dataset import NEEDED_FILES, PUBLISHED_SETS, SETS_ROOT
+from shared.training.dataset import NEEDED_FILES
+
+# What the manifest covers: the paper's three MultiWOZ training sets (the kit reads both from the manifest).
+SETS_ROOT = "multiwoz_env/train_datasets"
+PUBLISHED_SETS = ("multiwoz_train_dataset", "multiwoz_train_dataset_528_195", "multiwoz_train_dataset_4010101030")
 
 OUT = Path(__file__).resolve().parent.parent / "shared" / "training" / "published_sets.json"
 

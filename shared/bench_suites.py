@@ -1,44 +1,39 @@
 """`make bench`: the kit's own costs, measured as ratios in one run (absolute times are noisy).
 
-Suites (each writes `results/bench/<suite>.json`):
-- `harness`: the full test grids (MultiWOZ 89 x N, Tau 157 x N) with zero-latency in-process
-  models: wall time, CPU time and peak memory per dialogue, i.e. what the runner, simulator,
-  sandbox and graders cost on their own; plus one MultiWOZ API call in process versus the
-  original's design of one Python subprocess per call (the ratio).
+The kit's suites (each writes `results/bench/<suite>.json`):
+- `harness`: the full test grids of the kit's environments (N runs of every test scenario) with
+  zero-latency in-process models: wall time, CPU time and peak memory per dialogue, i.e. what the
+  runner, simulator, environment and grader cost on their own.
 - `latency`: a local server answering every call after a fixed delay, with dialogues as long as the
   published ones (8 user turns), at concurrency 1, 8, 64 and unbounded: wall time / ideal (the
   ideal is the longest chain of calls times the delay per wave) and the event-loop CPU per call.
 - `http`: the HTTP clients side by side (the kit's aiohttp transport, httpx, the openai SDK where
   installed) against one local server: CPU per request and wall / ideal at 64 in flight.
-- `regrade`: re-grading throughput over the reference dialogues replicated (hard links) to many folders.
-- `tau-db`: Tau's reward with the episode DB's incremental hash against v1's whole-DB way (CPU per
-  reward, as a ratio), and both hashes and rewards compared on 628 scripted trajectories.
 - `economy`: model calls and tokens per user turn for each behaviour (helpers included) and the
   disk-cache hit rate when a run is resumed after losing half of its dialogues.
+Environments add their own (`Environment.bench_suites`): MultiWOZ's `multiwoz-api` (an API call
+in process against the original's subprocess per call) and `regrade`, Tau's `tau-db`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import math
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.errors import ConfigError
 from shared.files import read_json, write_json_atomic
 from shared.llm.base import BaseChatModel, Completion, Message
 from shared.local_servers import ServerProcess
 from shared.paths import results_dir
 
-MULTIWOZ_AGENT = '- Thought: the user is served\n- Action: Talk("Everything is booked.")'
 # One JSON answer that satisfies every structured helper and the judge (extra keys are ignored).
 HELPER_REPLY = json.dumps(
     {
@@ -51,33 +46,30 @@ HELPER_REPLY = json.dumps(
         "unavailable_user_goals": ["You want a sea view.", "You want a parrot.", "You want a helipad."],
     }
 )
-TAU_AGENT = 'Thought:\nI can answer.\nAction:\n{"name": "respond", "arguments": {"content": "Everything is done."}}'
 
 
-def rule_reply(messages: Sequence[Message]) -> str:
-    """A deterministic answer for every role of both environments, chosen from the prompt alone."""
+def user_reply(messages: Sequence[Message], stop_token: str) -> str:
+    """The simulated user's (its prompt has an `Instruction:` section) or a helper's answer: the user
+    states a need, then ends with `stop_token`; helpers and the judge get HELPER_REPLY."""
     system = messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
-    if "# Dialogue history:" in system:
-        return MULTIWOZ_AGENT
-    if "#Available tools" in system:
-        return TAU_AGENT
-    if "Instruction:" in system:  # the simulated user: state the need, then end
-        stop = "###STOP###" if "###STOP###" in system else "<END>"
+    if "Instruction:" in system:
         said = sum(1 for m in messages if m.get("role") == "assistant")
-        return "I need help with my booking, please." if said == 0 else f"Thank you, that is all. {stop}"
+        return "I need help with my booking, please." if said == 0 else f"Thank you, that is all. {stop_token}"
     return HELPER_REPLY
 
 
 class RuleModel(BaseChatModel):
-    """Zero-latency in-process model for every role (cacheable, so the cache can be measured)."""
+    """Zero-latency in-process model (cacheable, so the cache can be measured): the agent's answers
+    with `reply(messages)`."""
 
     backend = "rule"
 
-    def __init__(self, spec: str = "rule:bench", **kw: Any) -> None:
+    def __init__(self, spec: str, reply: Callable[[Sequence[Message]], str], **kw: Any) -> None:
         super().__init__(spec, "rule", "rule:in-process", **kw)
+        self.reply = reply
 
     async def _complete(self, messages: list[Message], params: dict[str, Any]) -> Completion:
-        text = rule_reply(messages)
+        text = self.reply(messages)
         return Completion(text, sum(len(str(m.get("content", "")).split()) for m in messages), len(text.split()), "stop")
 
 
@@ -100,11 +92,19 @@ def _plan(env: str, work: Path, n: int, behaviors: Sequence[str] = ("normal",), 
 
 
 def _run(plan: Any, cache: Any = None) -> Any:
+    from shared import environment
     from shared.runner import Runner
 
+    env = environment.get(plan.env)
+    agent_reply, stop = env.scripted_agent_reply, env.user_profile.stop_token
     runner = Runner(plan, echo=lambda line: None)
-    for spec in ("rule:agent", "rule:user", "rule:judge"):
-        runner._models[spec] = RuleModel(spec, cache=cache)  # in-process models; resolve() never sees `rule:`
+    replies: dict[str, Callable[[Sequence[Message]], str]] = {
+        "rule:agent": lambda messages: agent_reply,
+        "rule:user": lambda messages: user_reply(messages, stop),
+        "rule:judge": lambda messages: HELPER_REPLY,
+    }
+    for spec, reply in replies.items():
+        runner._models[spec] = RuleModel(spec, reply, cache=cache)  # in-process models; resolve() never sees `rule:`
     asyncio.run(runner.run())
     return runner
 
@@ -113,41 +113,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def subprocess_call_ratio(calls: int = 200, spawns: int = 20) -> dict[str, Any]:
-    """One `restaurant_retrieve` in process vs a fresh interpreter doing the same (the original's design)."""
-    from multiwoz_env.sandbox import Sandbox
+def bench_harness(n: int = 4, envs: Sequence[str] | None = None, limit: int | None = None) -> dict[str, Any]:
+    from shared import environment
 
-    work = results_dir() / "bench" / "sandbox-ratio"
-    shutil.rmtree(work, ignore_errors=True)
-    import random
-
-    goal = {"restaurant": {"info": {"area": "centre"}, "book": {}, "fail_info": {}, "fail_book": {}, "reqt": []}}
-    sandbox = Sandbox.build(work, goal, ["restaurant"], rng=random.Random(0))
-    params = {"area": "centre", "pricerange": "cheap"}
-    started = time.perf_counter()
-    for _ in range(calls):
-        sandbox.call("restaurant_retrieve", params)
-    in_process = (time.perf_counter() - started) / calls
-    code = (
-        "import json,sys; db=json.load(open(sys.argv[1])); "
-        "print([e for e in db if all(str(e.get(k))==v for k,v in json.loads(sys.argv[2]).items())][:7])"
-    )
-    db_file = next((work / "db").glob("restaurant*.json"))
-    started = time.perf_counter()
-    for _ in range(spawns):
-        subprocess.run([sys.executable, "-c", code, str(db_file), json.dumps(params)], check=True, capture_output=True)
-    spawned = (time.perf_counter() - started) / spawns
-    shutil.rmtree(work, ignore_errors=True)
-    return {
-        "in_process_ms": round(in_process * 1000, 4),
-        "subprocess_ms": round(spawned * 1000, 2),
-        "ratio": round(spawned / in_process, 1),
-    }
-
-
-def bench_harness(n: int = 4, envs: Sequence[str] = ("multiwoz", "tau"), limit: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n}
-    for env in envs:
+    for env in envs or environment.BUILTIN:
         work = results_dir() / "bench" / f"harness-{env}"
         shutil.rmtree(work, ignore_errors=True)
         plan = _plan(env, work, n, limit=limit)
@@ -165,7 +135,6 @@ def bench_harness(n: int = 4, envs: Sequence[str] = ("multiwoz", "tau"), limit: 
             "model_calls": runner.ledger.total().calls,
         }
         shutil.rmtree(work, ignore_errors=True)
-    out["multiwoz_api_call"] = subprocess_call_ratio()
     return out
 
 
@@ -184,10 +153,13 @@ def bench_latency(
     `process_ms_per_call` adds the worker threads (dialogue setup, grading, file writes: mostly
     the kernel's file creation, which runs without the GIL, beside the loop).
     """
-    server = ServerProcess(delay, user_turns)
+    from shared import environment
+
+    env = environment.get(environment.DEFAULT)
+    server = ServerProcess(delay, user_turns, env.scripted_agent_reply, env.user_profile.stop_token)
     os.environ["NCUSIM_ENDPOINT_CONCURRENCY"] = str(4 * dialogues)
     os.environ["NCUSIM_LLM_CACHE"] = "0"
-    spec = f"{server.url}#bench"
+    agent, spec = f"{server.url}#agent", f"{server.url}#bench"  # the server tells the agent by its model name
     rows = []
     try:
         for level in levels:
@@ -198,8 +170,8 @@ def bench_latency(
             from shared.usersim import Behaviors
 
             plan = RunPlan(
-                env="multiwoz",
-                models=[spec],
+                env=environment.DEFAULT,
+                models=[agent],
                 behaviors=[Behaviors.parse("normal")],
                 n=4,
                 limit=max(1, math.ceil(count / 4)),
@@ -301,52 +273,18 @@ def bench_http(requests: int = 1920, concurrency: int = 64, delay: float = 0.5) 
     return {"requests": requests, "concurrency": concurrency, "delay_s": delay, "clients": rows}
 
 
-def _reference_root() -> Path:
-    from shared.paths import data_path
-
-    return data_path("multiwoz_env/train_datasets")
-
-
-def bench_regrade(folders: int = 10_000) -> dict[str, Any]:
-    """Re-grade (in memory, nothing written) the reference dialogues replicated by hard links."""
-    from shared import environment
-    from shared.scoring import score_tree
-
-    source = _reference_root()
-    originals = sorted(p for p in source.glob("*/*") if (p / "goal_dict.json").is_file())
-    if not originals:
-        raise ConfigError("no reference dialogues to replicate: run `make data-reference` first")
-    work = results_dir() / "bench" / "regrade-tree"
-    shutil.rmtree(work, ignore_errors=True)
-    copies = math.ceil(folders / len(originals))
-    made = 0
-    for k in range(copies):
-        for original in originals:
-            if made >= folders:
-                break
-            target = work / "ours" / original.parent.name / f"b{k}" / original.name  # names repeat across sets
-            shutil.copytree(original, target, copy_function=os.link)
-            made += 1
-    env = environment.get("multiwoz")
-    started = time.monotonic()
-    tree = score_tree(env, work, regrade=True, write=False)
-    seconds = time.monotonic() - started
-    shutil.rmtree(work, ignore_errors=True)
-    return {"folders": made, "graded": tree.graded, "same_as_recorded": tree.agreeing, "seconds": round(seconds, 2),
-            "folders_per_s": round(tree.graded / seconds, 1)}  # fmt: skip
-
-
 BEHAVIOURS = ("normal", "unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
 
 
 def bench_economy(scenarios: int = 10) -> dict[str, Any]:
+    from shared import environment
     from shared.llm.cache import DiskCache
 
     rows = {}
     for behaviour in BEHAVIOURS:
         work = results_dir() / "bench" / f"economy-{behaviour}"
         shutil.rmtree(work, ignore_errors=True)
-        runner = _run(_plan("multiwoz", work, 1, [behaviour], limit=scenarios))
+        runner = _run(_plan(environment.DEFAULT, work, 1, [behaviour], limit=scenarios))
         # A user turn is every other turn; a failed dialogue would leave no stats and be missed.
         turns = max(sum(read_json(p)["n_turn"] for p in work.rglob("dialogue_stats.json")) / 2, 1)
         failed = sum(p.failed for p in runner.progress.values())
@@ -360,7 +298,7 @@ def bench_economy(scenarios: int = 10) -> dict[str, Any]:
     work = results_dir() / "bench" / "economy-resume"
     shutil.rmtree(work, ignore_errors=True)
     cache = DiskCache(work / "cache")
-    plan = _plan("multiwoz", work / "runs", 2, ["tangential"], limit=scenarios)
+    plan = _plan(environment.DEFAULT, work / "runs", 2, ["tangential"], limit=scenarios)
     _run(plan, cache=cache)
     lost = sorted(p.parent for p in (work / "runs").rglob("grading_result.json"))[::2]
     for folder in lost:
@@ -372,26 +310,51 @@ def bench_economy(scenarios: int = 10) -> dict[str, Any]:
                                               "hit_rate": round(total.cached_calls / max(total.calls, 1), 3)}}  # fmt: skip
 
 
-def bench_tau_db() -> dict[str, Any]:
-    from tau_env.db_bench import exactness_grid, reward_cost
-
-    return {"reward": [reward_cost("airline"), reward_cost("retail")], "exactness": exactness_grid()}
-
-
 SUITES: dict[str, Callable[[], dict[str, Any]]] = {
     "harness": bench_harness,
-    "tau-db": bench_tau_db,
     "latency": bench_latency,
     "http": bench_http,
-    "regrade": bench_regrade,
     "economy": bench_economy,
 }
+
+
+def environment_suites() -> dict[str, tuple[str, str]]:
+    """Suite name -> (environment, `module:function`) for the suites the environments add."""
+    from shared import environment
+
+    out: dict[str, tuple[str, str]] = {}
+    for name in environment.names():
+        for suite, target in environment.get(name).bench_suites.items():
+            out.setdefault(suite, (name, target))
+    return out
+
+
+def suite_names() -> list[str]:
+    return [*SUITES, *environment_suites()]
+
+
+def data_needed(suite: str) -> list[str]:
+    """The environments whose fetched data a suite reads (`ncusim bench` checks them first)."""
+    from shared import environment
+
+    if suite == "harness":
+        return list(environment.BUILTIN)
+    if suite in ("latency", "economy"):
+        return [environment.DEFAULT]
+    added = environment_suites().get(suite)
+    return [added[0]] if added else []
+
+
+def _environment_suite(target: str) -> Callable[[], dict[str, Any]]:
+    module_name, _, attr = target.partition(":")
+    function: Callable[[], dict[str, Any]] = getattr(importlib.import_module(module_name), attr)
+    return function
 
 
 def run_suites(
     names: Sequence[str], echo: Callable[[str], None] = print, overrides: dict[str, Callable[[], dict[str, Any]]] | None = None
 ) -> dict[str, Any]:
-    suites = {**SUITES, **(overrides or {})}
+    suites = {**SUITES, **{name: _environment_suite(target) for name, (_env, target) in environment_suites().items()}, **(overrides or {})}
     reports = {}
     for name in names:
         started = time.monotonic()

@@ -16,7 +16,7 @@ import typer
 from shared import __version__, defaults, environment
 from shared.analysis.cli import register as _register_analysis
 from shared.analysis.report_cli import register as _register_report
-from shared.cli_options import env_option
+from shared.cli_options import env_option, environment_lines, grader_fix_options
 from shared.cost_estimate import CONFIRM_ABOVE
 from shared.errors import ConfigError, NcusimError, one_line, printable
 from shared.serving_cli import register as _register_serving
@@ -72,17 +72,17 @@ def score(
     path: Annotated[Path, typer.Argument(help="a dialogue folder or any folder above dialogue folders")],
     env: Annotated[str, env_option("the environment the folders belong to")],
     regrade: Annotated[bool, typer.Option(help="re-grade every folder from its own files (writes only the grade files)")] = False,
-    strict_taxi_time: Annotated[bool, typer.Option(help="multiwoz: also check the taxi time in the three-domain case")] = False,
-    fix_apostrophe_names: Annotated[bool, typer.Option(help="multiwoz: ignore apostrophes in booked names (PMUL4756)")] = False,
+    grader_fix: Annotated[
+        list[str] | None,
+        typer.Option(help="turn on a fix of a grader defect the environment offers (`ncusim environments` lists them); repeatable"),
+    ] = None,
 ) -> None:
     """Print the score block of every experiment folder under PATH (success, pass, goal-align per run)."""
     from shared import scoring
 
     if not path.is_dir():
         raise ConfigError(f"{path} is not a folder")
-    # Grader options go to the environment only when set: one that does not take them says so in one line.
-    asked = {"strict_taxi_time": strict_taxi_time, "fix_apostrophe_names": fix_apostrophe_names}
-    environment_ = environment.get(env, **{name: True for name, on in asked.items() if on})
+    environment_ = environment.get(env, **grader_fix_options(env, grader_fix or []))
     started = time.monotonic()
     if regrade:
         ensure_no_writer(path)
@@ -165,13 +165,13 @@ def confirm_cost(run: Any, yes: bool, always_show: bool) -> None:
 
 @app.command()
 def simulate(
-    env: Annotated[str, env_option("the environment")] = "multiwoz",
+    env: Annotated[str, env_option("the environment")] = environment.DEFAULT,
     models: Annotated[str | None, typer.Option(help="agent model specs, space or comma separated (default gpt-4.1-nano)")] = None,
     behaviors: Annotated[
         str, typer.Option(help="comma-separated behaviours; '+' combines (tangential+impatience); or the paper's YAML files")
     ] = "normal",
     n: Annotated[int, typer.Option(help="simulations per scenario")] = defaults.N,
-    subset: Annotated[int, typer.Option(help="per-shard cap (MultiWOZ O): 0 = all 89 test scenarios")] = 0,
+    subset: Annotated[int, typer.Option(help="the environment's per-shard cap (the original's O); 0 = every test scenario")] = 0,
     split: Annotated[str, typer.Option(help="test or train")] = "test",
     scenarios: Annotated[str | None, typer.Option(help="scenario ids, comma separated (e.g. PMUL0095,PMUL0410)")] = None,
     limit: Annotated[int | None, typer.Option(help="take the first k scenarios of the selection")] = None,
@@ -197,11 +197,16 @@ def simulate(
             "(results under <model>+tools)"
         ),
     ] = "paper",
-    attempts: Annotated[int | None, typer.Option(help="goal-alignment regeneration attempts (MultiWOZ 5, Tau 10)")] = None,
+    attempts: Annotated[
+        int | None, typer.Option(help="goal-alignment regeneration attempts (default: the environment's, as the paper ran it)")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="dialogues in flight at once")] = defaults.CONCURRENCY,
     seed: Annotated[int, typer.Option(help="run seed; each dialogue's seed derives from it")] = 0,
     max_steps: Annotated[int | None, typer.Option(help="agent steps per dialogue (the paper: 30)")] = None,
-    domains: Annotated[str | None, typer.Option(help="tau: airline, retail or both (default both)")] = None,
+    domains: Annotated[
+        str | None,
+        typer.Option(help="comma-separated domains of an environment that has several (`ncusim environments`); default all"),
+    ] = None,
     agent_max_tokens: Annotated[
         int | None, typer.Option(help=f"cap on agent reply tokens (default: none for APIs, {defaults.LOCAL_AGENT_MAX_TOKENS} local)")
     ] = None,
@@ -283,7 +288,8 @@ def simulate(
 @app.command()
 def bench(
     suite: Annotated[
-        list[str] | None, typer.Option(help="harness, tau-db, latency, http, regrade, economy; repeatable (default all)")
+        list[str] | None,
+        typer.Option(help="harness, latency, http, economy, or an environment's suite (`ncusim environments`); repeatable (default all)"),
     ] = None,
     dialogues: Annotated[int, typer.Option(min=4, help="latency suite: dialogues per concurrency level")] = 64,
     delay: Annotated[float, typer.Option(min=0.01, help="latency suite: seconds each model call takes")] = 0.5,
@@ -292,18 +298,25 @@ def bench(
     """Benchmarks of the kit's own costs; each suite writes results/bench/<suite>.json."""
     from functools import partial
 
-    from shared.bench_suites import SUITES, bench_latency, run_suites
+    from shared.bench_suites import bench_latency, data_needed, run_suites, suite_names
     from shared.data import require
 
-    chosen = suite or list(SUITES)
-    unknown = sorted(set(chosen) - set(SUITES))
+    known = suite_names()
+    chosen = suite or known
+    unknown = sorted(set(chosen) - set(known))
     if unknown:
-        raise ConfigError(f"unknown bench suite(s) {', '.join(unknown)}: choose {', '.join(SUITES)}")
-    require("multiwoz")
-    if "harness" in chosen:
-        require("tau")
+        raise ConfigError(f"unknown bench suite(s) {', '.join(unknown)}: choose {', '.join(known)}")
+    for env in dict.fromkeys(e for name in chosen for e in data_needed(name)):
+        require(env)
     latency = partial(bench_latency, delay=delay, dialogues=dialogues, user_turns=turns)
     run_suites(chosen, echo=typer.echo, overrides={"latency": latency})
+
+
+@app.command()
+def environments() -> None:
+    """List the environments (built in, installed plug-ins) and what each lets you choose."""
+    for line in environment_lines():
+        typer.echo(printable(line))
 
 
 @app.command("prepare-local")

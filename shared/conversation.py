@@ -15,13 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from shared.agent_plugins import Agent, plugin_step
-from shared.environment import ActResult, Environment
+from shared.environment import ActResult, Environment, load_target
 from shared.errors import NcusimError
 from shared.files import write_json_atomic, write_text_atomic
-from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, judge, transcript
+from shared.goal_alignment import LENIENT_RULE, STRICT_RULE, JudgeWording, judge, transcript
 from shared.llm.base import BaseChatModel, ChatModel
-from shared.paper.judge_prompts import PaperJudge
 from shared.usersim import UserSimulator
+
+
+def paper_judge(env: Environment) -> JudgeWording:
+    """The judge's wording in paper mode: the environment's class over the original's texts."""
+    wording: JudgeWording = load_target(env.paper_judge, f"{env.name}'s paper-mode judge")(env.name)
+    return wording
+
 
 LIVE_VIEW_SECONDS = 5.0  # how stale the transcripts of a running dialogue may be on disk
 
@@ -203,7 +209,7 @@ async def judge_alignment(env: Environment, user: UserSimulator, record: Dialogu
         dial_idx=dial_idx,
         mention_rule=LENIENT_RULE if profile.judge_lenient else STRICT_RULE,
         prompt_dir=Path(profile.prompt_dir) / "user" if profile.prompt_dir else None,
-        wording=PaperJudge(env.name) if user.prompts.name == "paper" else None,
+        wording=paper_judge(env) if user.prompts.name == "paper" else None,
     )
     write_json_atomic(record.folder / "goal_align_result.json", result)
     return result

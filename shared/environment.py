@@ -16,9 +16,10 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from shared.errors import ConfigError
+from shared.score_format import DEFAULT_FORMAT, ScoreFormat
 from shared.tool_call import ToolCall
 
 
@@ -29,6 +30,21 @@ class Scenario:
     goal_text: str
     goal: dict[str, Any]
     split: str = "test"
+
+
+@dataclass(frozen=True)
+class UserData:
+    """The simulator's own data for an environment, as upstream paths its data manifest lists.
+
+    A persona is drawn uniformly from `persona_count` files named by `persona_pattern` (with
+    `{index}`), then uniformly within the file; the incomplete-utterance behaviour draws its
+    examples from `fragment_file`. Empty (the default): no persona, and no example pool.
+    """
+
+    environment: str | None = None  # the environment whose data manifest lists these files (`ncusim data`)
+    persona_pattern: str = ""
+    persona_count: int = 0
+    fragment_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class UserProfile:
     # The simulator's own files in a dialogue folder, by role; None: the environment writes its
     # own version in `save_dialogue` (Tau's dialogue_state_list.json has another shape).
     files: Mapping[str, str | None] = field(default_factory=lambda: MULTIWOZ_USER_FILES)
+    user_data: UserData = UserData()  # personas and the fragment pool
 
 
 MULTIWOZ_USER_FILES: Mapping[str, str | None] = MappingProxyType(
@@ -141,8 +158,14 @@ class TranscriptFormat:
     outcome_text: Callable[[bool, float | None], str] = _pass_or_fail  # a graded dialogue's outcome in the report's table
 
 
+EpisodeT = TypeVar("EpisodeT")
+
+
 @runtime_checkable
-class Environment(Protocol):
+class Environment(Protocol[EpisodeT]):
+    """A benchmark, generic over its episode type (the per-dialogue state `open_episode` returns and
+    every step gets back: MultiWOZ's sandbox, Tau's DB overlay, the toy's booking)."""
+
     name: str
     title: str  # how reports and tables name it ("MultiWOZ")
     default_attempts: int  # regeneration attempts per dialogue when the run does not say (the paper's)
@@ -153,6 +176,26 @@ class Environment(Protocol):
     selectable_domains: tuple[str, ...]  # what `--domains` may choose from; () when scenarios fix their domains
     transcript_format: TranscriptFormat  # how the report reads its dialogue folders
     table_notes: Mapping[str, tuple[str, ...]]  # sentences under the paper tables ("success", "pass_align")
+    # Grader options a user may turn on (`ncusim score --grader-fix NAME`): name -> what it fixes.
+    # Each is a keyword argument of the environment's constructor.
+    grader_fixes: Mapping[str, str]
+    # A text-protocol agent reply that answers the user and calls nothing: the zero-latency agent of
+    # `make bench` and of tests that need an agent which ends its turn.
+    scripted_agent_reply: str
+    # Benchmarks of the environment's own costs (`ncusim bench --suite NAME`): name -> `module:function`
+    # of a function with no required arguments that returns a JSON-able report.
+    bench_suites: Mapping[str, str]
+    score_format: ScoreFormat  # how its score_list blocks are printed (its original evaluator's layout)
+    # Paper mode (`--prompts paper`): `module:attr` of the classes that fill the original's texts
+    # (read from the verified upstream files under the environment's name) as its simulator and
+    # judge filled them; the defaults fill them MultiWOZ's way.
+    paper_prompts: str
+    paper_judge: str
+
+    def score_group(self, folder_name: str) -> str | None:
+        """The group a dialogue folder's score also counts in beside the pooled block (Tau: its
+        domain), or None."""
+        ...
 
     @property
     def failure_keys(self) -> tuple[str, ...]:
@@ -168,21 +211,21 @@ class Environment(Protocol):
 
     def service_context(self, scenario: Scenario) -> dict[str, str]: ...
 
-    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> Any: ...
+    def open_episode(self, scenario: Scenario, folder: Path, rng: random.Random, model_name: str | None = None) -> EpisodeT: ...
 
-    def agent_messages(self, episode: Any, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def agent_messages(self, episode: EpisodeT, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
-    def act(self, episode: Any, agent_reply: str) -> ActResult: ...
+    def act(self, episode: EpisodeT, agent_reply: str) -> ActResult: ...
 
     # A tool-calling agent (`--agent tool-calling`): the environment's APIs as JSON-schema tools,
     # the agent's own system prompt, and one step of tool calls (or a message to the user).
-    def agent_tools(self, episode: Any) -> list[dict[str, Any]]: ...
+    def agent_tools(self, episode: EpisodeT) -> list[dict[str, Any]]: ...
 
-    def tool_agent_messages(self, episode: Any, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def tool_agent_messages(self, episode: EpisodeT, history: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
-    def act_tool_calls(self, episode: Any, content: str | None, calls: Sequence[ToolCall]) -> ActResult: ...
+    def act_tool_calls(self, episode: EpisodeT, content: str | None, calls: Sequence[ToolCall]) -> ActResult: ...
 
-    def save_dialogue(self, episode: Any, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
+    def save_dialogue(self, episode: EpisodeT, folder: Path, agent_messages: list[dict[str, Any]], user: Any) -> None:
         """Write the environment's own end-of-dialogue files (after the simulator's); may do nothing."""
         ...
 
@@ -205,11 +248,11 @@ class Environment(Protocol):
     def is_dialogue_folder(self, folder: Path) -> bool: ...
 
 
-class AnalysisFromModule:
-    """`analyze_dialogue`, `summarize_analysis` and `analysis_labels` of an environment whose
-    analysis module has `dialogue_record(folder)`, `summarize(records)` and `PARITY_LABELS`;
-    the module is imported on first use (simulating never needs it). Also the defaults of the
-    descriptive members, which an environment overrides as class attributes."""
+class EnvironmentBase:
+    """Defaults for an environment class: the descriptive members (overridden as class attributes)
+    and, for an environment that names an `analysis_module` with `dialogue_record(folder)`,
+    `summarize(records)` and `PARITY_LABELS`, the analysis members (the module is imported on first
+    use: simulating never needs it)."""
 
     name: str = ""
     analysis_module: str = ""
@@ -218,10 +261,19 @@ class AnalysisFromModule:
     data_package: str | None = None
     selectable_domains: tuple[str, ...] = ()
     transcript_format: TranscriptFormat = TranscriptFormat()
+    grader_fixes: Mapping[str, str] = MappingProxyType({})
+    scripted_agent_reply: str = "Done. Is there anything else I can do for you?"
+    bench_suites: Mapping[str, str] = MappingProxyType({})
+    score_format: ScoreFormat = DEFAULT_FORMAT
+    paper_prompts: str = "shared.paper.user_prompts:PaperPrompts"
+    paper_judge: str = "shared.paper.judge_prompts:PaperJudge"
 
     @property
     def title(self) -> str:
         return self.name
+
+    def score_group(self, folder_name: str) -> str | None:
+        return None
 
     def _analysis(self) -> Any:
         return importlib.import_module(self.analysis_module)
@@ -250,7 +302,8 @@ BUILTIN: dict[str, str] = {
     "multiwoz": "multiwoz_env.environment:MultiwozEnvironment",
     "tau": "tau_env.environment:TauEnvironment",
 }
-_REGISTRY: dict[str, Callable[..., Environment]] = {}
+DEFAULT = "multiwoz"  # what `--env` means when a command is not told
+_REGISTRY: dict[str, Callable[..., Environment[Any]]] = {}
 
 
 ENTRY_POINT_GROUP = "ncusim.environments"  # installed packages add environments under this group
@@ -262,7 +315,7 @@ def _installed() -> dict[str, str]:
     return {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP) if e.name not in BUILTIN}
 
 
-def register(name: str, factory: Callable[..., Environment]) -> None:
+def register(name: str, factory: Callable[..., Environment[Any]]) -> None:
     _REGISTRY[name] = factory
     with_upstream_data.cache_clear()
     published.cache_clear()
@@ -279,13 +332,17 @@ def names() -> list[str]:
     return sorted(set(BUILTIN) | set(_REGISTRY) | set(_installed()))
 
 
-def _load(target: str, what: str) -> Callable[..., Environment]:
+def load_target(target: str, what: str) -> Any:
+    """The object `module:attr` names; a ConfigError naming `what` when it cannot be imported."""
     module_name, _, attr = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-        factory: Callable[..., Environment] = getattr(module, attr)
+        return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError):
         raise ConfigError(f"{what} is not available ({target} cannot be imported)") from None
+
+
+def _load(target: str, what: str) -> Callable[..., Environment[Any]]:
+    factory: Callable[..., Environment[Any]] = load_target(target, what)
     return factory
 
 
@@ -326,7 +383,7 @@ def published() -> dict[str, str]:
     return out
 
 
-def get(name: str, **options: Any) -> Environment:
+def get(name: str, **options: Any) -> Environment[Any]:
     """The environment called `name`; `options` go to its constructor: the runner passes `prompts`
     (paper | ncusim) and `max_steps` when the run sets it, and the environment's own switches."""
     name = resolve_name(name)
@@ -338,7 +395,7 @@ def get(name: str, **options: Any) -> Environment:
             raise ConfigError(f"unknown environment {name!r}: choose one of {', '.join(names())}, or module:attr")
         factory = _load(target, f"environment {name!r}")
     try:
-        env: Environment = factory(**options)  # the module's factory, found by name
+        env: Environment[Any] = factory(**options)  # the module's factory, found by name
         return env
     except TypeError as exc:
         raise ConfigError(f"environment {name!r} does not take these options: {', '.join(options)} ({exc})") from None

@@ -19,16 +19,19 @@ HELPER_REPLY = json.dumps({"result": True, "thought": "t", "utterance": "ok", "r
 AGENT_REPLY = '- Thought: the user is served\n- Action: Talk("Everything is booked.")'
 
 
-def scripted_reply(body: dict[str, Any], user_turns: int = 1) -> str:
+def scripted_reply(body: dict[str, Any], user_turns: int = 1, agent_reply: str = AGENT_REPLY, stop_token: str = "<END>") -> str:
+    """The reply for one request. The agent is the request for model `agent`, or, for servers whose
+    clients name no roles, one with the MultiWOZ agent's prompt; the simulated user's prompt has an
+    `Instruction:` section; anything else is a helper or the judge."""
     messages = body.get("messages", [])
     system = messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
-    if "# Dialogue history:" in system:
-        return AGENT_REPLY
+    if body.get("model") == "agent" or "# Dialogue history:" in system:
+        return agent_reply
     if "Instruction:" in system:  # the simulated user: give the goal (user_turns - 1 times), then end
         said = sum(1 for m in messages if m.get("role") == "assistant")
         if said == 0:
             return "I need a hotel and a restaurant, please."
-        return f"Could you also check option {said + 1}, please?" if said < user_turns - 1 else "Thank you, that is all. <END>"
+        return f"Could you also check option {said + 1}, please?" if said < user_turns - 1 else f"Thank you, that is all. {stop_token}"
     return HELPER_REPLY
 
 
@@ -92,7 +95,7 @@ def completion(text: str | None, model: Any = "bench") -> dict[str, Any]:
 
 
 class DelayedServer:
-    def __init__(self, delay: float, user_turns: int = 1) -> None:
+    def __init__(self, delay: float, user_turns: int = 1, agent_reply: str = AGENT_REPLY, stop_token: str = "<END>") -> None:
         self.delay = delay
         self.user_turns = user_turns
         self.requests = 0
@@ -105,7 +108,8 @@ class DelayedServer:
                 with lock:
                     server.requests += 1
                 time.sleep(server.delay)
-                self.send_json(200, completion(scripted_reply(body, server.user_turns), body.get("model", "bench")))
+                reply = scripted_reply(body, server.user_turns, agent_reply, stop_token)
+                self.send_json(200, completion(reply, body.get("model", "bench")))
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.url = self.httpd.start()
@@ -114,8 +118,8 @@ class DelayedServer:
         self.httpd.close()
 
 
-def _serve(delay: float, user_turns: int, port_out: Any) -> None:
-    server = DelayedServer(delay, user_turns)
+def _serve(delay: float, user_turns: int, agent_reply: str, stop_token: str, port_out: Any) -> None:
+    server = DelayedServer(delay, user_turns, agent_reply, stop_token)
     port_out.send(server.url)
     threading.Event().wait()
 
@@ -123,11 +127,12 @@ def _serve(delay: float, user_turns: int, port_out: Any) -> None:
 class ServerProcess:
     """The delayed server in its own process, so its threads do not compete with the runner for the GIL."""
 
-    def __init__(self, delay: float, user_turns: int = 1) -> None:
+    def __init__(self, delay: float, user_turns: int = 1, agent_reply: str = AGENT_REPLY, stop_token: str = "<END>") -> None:
         import multiprocessing
 
         parent, child = multiprocessing.Pipe()
-        self.process = multiprocessing.get_context("fork").Process(target=_serve, args=(delay, user_turns, child), daemon=True)
+        args = (delay, user_turns, agent_reply, stop_token, child)
+        self.process = multiprocessing.get_context("fork").Process(target=_serve, args=args, daemon=True)
         self.process.start()
         self.url = parent.recv()
 

@@ -20,32 +20,12 @@ from shared.errors import printable
 from shared.files import write_text_atomic
 from shared.pass_hat_k import PassHatK, by_scenario, pass_hat_k
 from shared.pass_hat_k import line as pass_hat_line
+from shared.score_format import DEFAULT_FORMAT, ScoreFormat
 from shared.state_files import Alignment, read_valid
 
 METRICS = ("success_rate", "pass_rate", "goal_align")
 
 
-@dataclass(frozen=True)
-class ScoreFormat:
-    """How an environment's original evaluator printed a score_list block."""
-
-    header: str = "Attempt {attempt}:"
-    indent: str = ""
-    order: tuple[str, ...] = (
-        "success_rate_mean",
-        "success_rate_values",
-        "pass_rate_mean",
-        "pass_rate_values",
-        "goal_align_mean",
-        "goal_align_values",
-        "total_graded_cnt",
-    )
-    # Tau's success_eval.py took statistics.mean of the judge's booleans: all-true or all-false
-    # runs came out as the ints 100 and 0, mixed ones as floats.
-    whole_goal_align_as_int: bool = False
-
-
-MULTIWOZ_FORMAT = ScoreFormat()
 _RUN_INDEX = re.compile(r"_(\d+)$")
 
 
@@ -115,7 +95,7 @@ class ScoreBlock:
             out.append(f"{name}: success_rate_mean {shown}, success_rate_values {values}, graded {group.total_graded}")
         return out
 
-    def attempt_lines(self, fmt: ScoreFormat = MULTIWOZ_FORMAT) -> list[str]:
+    def attempt_lines(self, fmt: ScoreFormat = DEFAULT_FORMAT) -> list[str]:
         """The seven lines of a score_list block, in the original's order."""
         lines = {"total_graded_cnt": f"total_graded_cnt: {self.total_graded}"}
         for metric in METRICS:
@@ -162,7 +142,7 @@ def aggregate(scores: Iterable[DialogueScore], group: Callable[[str], str | None
     return block
 
 
-def append_score_block(path: Path, block: ScoreBlock, attempt: int, fmt: ScoreFormat = MULTIWOZ_FORMAT) -> str:
+def append_score_block(path: Path, block: ScoreBlock, attempt: int, fmt: ScoreFormat = DEFAULT_FORMAT) -> str:
     """Append the `Attempt k` header and the seven lines, each ending in a newline, as the
     original's echo lines did; a block after the first starts with two empty lines."""
     previous = path.read_text() if path.is_file() else ""
@@ -241,11 +221,11 @@ def score_tree(env: Environment, root: Path, regrade: bool, write: bool = True) 
             continue
         result.graded += 1
         scores.setdefault(folder.parent, []).append(DialogueScore(folder, run, passed, fraction, read_aligned(folder)))
-    group = getattr(env, "score_group", None)
+    group = env.score_group
     result.scores = dict(sorted(scores.items()))
     result.blocks = {parent: aggregate(members, group) for parent, members in sorted(scores.items())}
     return result
 
 
 def score_format(env: Environment) -> ScoreFormat:
-    return getattr(env, "score_format", MULTIWOZ_FORMAT)
+    return env.score_format

@@ -97,3 +97,8 @@ def exactness_grid(per_domain: int | None = None) -> dict[str, Any]:
                 counts["same_reward"] += (ours == gt_ours) == (theirs == gt_v1)
                 counts["reward_1"] += ours == gt_ours
     return counts
+
+
+def bench() -> dict[str, Any]:
+    """The `tau-db` suite of `make bench`: the reward's cost in both domains, and the exactness grid."""
+    return {"reward": [reward_cost(domain) for domain in TABLES], "exactness": exactness_grid()}

@@ -21,11 +21,20 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from shared.environment import ActResult, AnalysisFromModule, Scenario, TranscriptFormat, UserProfile, step_reply, tool_step_messages
+from shared.environment import (
+    ActResult,
+    EnvironmentBase,
+    Scenario,
+    TranscriptFormat,
+    UserData,
+    UserProfile,
+    step_reply,
+    tool_step_messages,
+)
 from shared.errors import ConfigError
 from shared.files import read_json, read_json_or_none, write_json_atomic, write_text_atomic
 from shared.paper.texts import paper_texts
-from shared.scoring import MULTIWOZ_FORMAT, ScoreFormat
+from shared.score_format import DEFAULT_FORMAT, ScoreFormat
 from shared.state_files import TauGrade, checked
 from shared.tool_call import ToolCall, tool_calls_of
 from tau_env import tasks as task_data
@@ -38,6 +47,14 @@ from tau_env.tool_step import TERMINAL_TOOLS, ToolOutputError, call_tool
 PROMPTS = Path(__file__).with_name("prompts")
 GREETING = "Hi! How can I help you today?"
 STOP_TOKEN = "###STOP###"
+# The simulator's personas and fragment-style examples: upstream keeps byte-identical copies for Tau,
+# and Tau's manifest names the MultiWOZ paths, so one copy on disk serves both environments.
+USER_DATA = UserData(
+    environment="tau",
+    persona_pattern="multiwoz_env/persona/persona_list_{index}.json",
+    persona_count=1000,
+    fragment_file="multiwoz_env/short_fragment_dumping.json",
+)
 MAX_STEPS = 30
 GRADE_FILE = "eval_result.json"
 TRAJECTORY_FILES = ("reasoning_trajectory.json", "dial_hist_system_list.json")  # identical copies in the original
@@ -60,7 +77,7 @@ TAU_USER_FILES = {
 TAU_SCORE_FORMAT = ScoreFormat(
     header="Attempt {attempt}",
     indent="  ",
-    order=("total_graded_cnt", *(key for key in MULTIWOZ_FORMAT.order if key != "total_graded_cnt")),
+    order=("total_graded_cnt", *(key for key in DEFAULT_FORMAT.order if key != "total_graded_cnt")),
     whole_goal_align_as_int=True,
 )
 
@@ -173,7 +190,7 @@ def run_tool(episode: TauEpisode, name: str, arguments: dict[str, Any]) -> str:
     return output
 
 
-class TauEnvironment(AnalysisFromModule):
+class TauEnvironment(EnvironmentBase):
     name = "tau"
     title = "Tau-Bench"
     analysis_module = "tau_env.analysis"
@@ -182,6 +199,11 @@ class TauEnvironment(AnalysisFromModule):
     data_package: str | None = "tau_env"
     selectable_domains: tuple[str, ...] = tuple(DOMAINS)
     transcript_format: TranscriptFormat = viewer.TRANSCRIPT
+    score_format = TAU_SCORE_FORMAT
+    scripted_agent_reply = 'Thought:\nI can answer.\nAction:\n{"name": "respond", "arguments": {"content": "Everything is done."}}'
+    bench_suites: Mapping[str, str] = MappingProxyType({"tau-db": "tau_env.db_bench:bench"})
+    paper_prompts = "tau_env.paper_wording:TauPaperPrompts"
+    paper_judge = "tau_env.paper_wording:TauPaperJudge"
     table_notes: Mapping[str, tuple[str, ...]] = MappingProxyType(
         {
             "success": ("Its tau pooling is unresolved (ours pools airline and retail; per-domain beside).",),
@@ -209,8 +231,8 @@ class TauEnvironment(AnalysisFromModule):
             judge_lenient=True,
             judge_counts_extras=False,
             files=TAU_USER_FILES,
+            user_data=USER_DATA,
         )
-        self.score_format = TAU_SCORE_FORMAT
         self._system_prompts: dict[str, str] = {}
 
     # --- scenarios ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ PAPER_ANGER_JUDGE = "gpt-4.1-mini"
 
 def analyze(
     path: Annotated[Path, typer.Argument(help="a results tree, an experiment folder or one dialogue folder")],
-    env: Annotated[str, env_option("the environment the folders belong to")] = "multiwoz",
+    env: Annotated[str, env_option("the environment the folders belong to")] = environment.DEFAULT,
     out: Annotated[Path | None, typer.Option(help="output folder (default results/reports/analysis/<env>-<name>)")] = None,
     parity: Annotated[bool, typer.Option(help="show the original scripts' label beside each number")] = True,
     anger_judge: Annotated[

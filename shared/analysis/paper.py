@@ -93,7 +93,7 @@ def collect(env_name: str, root: Path, regrade: bool) -> Collected:
     env = environment.get(env_name)
     tree = score_tree(env, root, regrade=regrade, write=False)
     analysis = analyze_tree(env, root)
-    group = getattr(env, "score_group", None)
+    group = env.score_group
     out = []
     for experiment, scores in tree.scores.items():
         parts = experiment.relative_to(root).parts if experiment.is_relative_to(root) else ()

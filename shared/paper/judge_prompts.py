@@ -1,7 +1,8 @@
 """Paper mode for the goal-alignment judge: the original's function-local prompt and spec
 (goal_align_new.py of each environment), and its turns as the original cut them from the saved
 transcript (MultiWOZ `dial_hist_user.txt`, Tau `dialogue_history.txt`), rebuilt from structured
-turns so a "# " inside an utterance cannot shift them."""
+turns so a "# " inside an utterance cannot shift them. This class cuts them as MultiWOZ's judge
+did; Tau's subclass is in `tau_env/paper_wording.py`."""
 
 from __future__ import annotations
 
@@ -17,9 +18,6 @@ class PaperJudge:
         self.texts = texts or paper_texts(env)
 
     def piece(self, role: str, text: str, last: bool) -> str:
-        if self.env == "tau":
-            # dialogue_history.txt: "User: .."/"Agent: .." joined by blank lines, then "Agent: " -> "# Agent:".
-            return (f"User: {text}" if role == "user" else f"Agent:{text}") + ("" if last else "\n\n")
         # dial_hist_user.txt: "# You: ..\n"/"# System: ..\n", then "# You:" -> "# User: ".
         return f"User:  {text}\n" if role == "user" else f"System: {text}\n"
 

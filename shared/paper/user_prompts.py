@@ -3,8 +3,9 @@
 The texts come from the verified upstream files (shared/paper/texts.py). What is code here is
 how the original put its inputs in: `.format` with the same field names, Python's `str()` of
 lists and loaded JSON (the original formatted lists directly), `.replace` for the templates that
-hold literal braces, the tracker's `"{i}. {item}\\n"` lines, and which texts MultiWOZ and Tau
-each use (their wordings differ in places).
+hold literal braces and the tracker's `"{i}. {item}\\n"` lines. This class fills them as the
+original's MultiWOZ simulator did; an environment whose original filled some differently subclasses
+it in its own package (Tau: `tau_env/paper_wording.py`) and returns it from `paper_prompts()`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class PaperPrompts:
     name = "paper"
 
     def __init__(self, env: str, texts: PaperTexts | None = None) -> None:
-        self.env = env
+        self.env = env  # whose texts (the id prefix in locations.json)
         self.texts = texts or paper_texts(env)
         acts = self.texts.data("outburst.acts")
         self.outburst_acts: Mapping[str, str] = {str(k): str(v) for k, v in acts.items()}
@@ -37,10 +38,7 @@ class PaperPrompts:
     # --- the base prompt and PBUS -----------------------------------------------------------
 
     def base_user(self, goal_text: str, persona_block: str, stop_token: str) -> str:
-        template = self.texts.text("user.base")
-        if self.env == "tau":
-            return template.format(instruction_display=self.texts.text("user.instruction_label") + goal_text, persona=persona_block)
-        return template.format(user_goal=goal_text, persona=persona_block)
+        return self.texts.text("user.base").format(user_goal=goal_text, persona=persona_block)
 
     def without_please(self, text: str) -> str:
         # The original's three substring replaces, in its order (FIDELITY S1 fixes them in the ncusim set).
@@ -66,11 +64,7 @@ class PaperPrompts:
     # --- unavailable service ------------------------------------------------------------------
 
     def unavailable_service(self, goal_text: str, context: Mapping[str, Any]) -> Prompt:
-        if self.env == "tau":
-            domain = str(context["domains"])
-            key = f"unavailable_service.{domain}"
-            return Prompt(self.texts.text(key).replace(GOAL_MARKER, goal_text), self.texts.spec(f"{key}.spec"))
-        # MultiWOZ: the domain list and the API documentation as Python's str() shows the lists
+        # The domain list and the API documentation as Python's str() shows the lists
         # (the environment's context holds exactly that text), then the goal.
         text = self.texts.text("unavailable_service").format(domain_list=context["domains"], api_docs_list=context["api_catalogue"])
         return Prompt(text.replace(GOAL_MARKER, goal_text), self.texts.spec("unavailable_service.spec"))

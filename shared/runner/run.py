@@ -26,12 +26,11 @@ from shared.llm.base import ChatModel, close_models
 from shared.llm.keys import redact
 from shared.llm.preflight import check_endpoints
 from shared.llm.usage import ACTIVE_LEDGER, UsageLedger
-from shared.paper.user_prompts import PaperPrompts
 from shared.paths import results_dir
 from shared.runner.checkpoint import DiskFull, RegenerationLog, completed, disk_full
 from shared.runner.plan import LOCAL_PREFIXES, MAX_DIALOGUES, DialogueSpec, RunPlan, agent_suffix, make_results_folder, model_dir, seed_for
 from shared.runner.progress import ExperimentProgress
-from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned, score_format
+from shared.scoring import DialogueScore, ScoreBlock, aggregate, append_score_block, read_aligned
 from shared.state_files import RunRecord, read_run_level
 from shared.usersim import ModelSet, UserSimulator
 from shared.usersim.models import Routing, route
@@ -209,7 +208,9 @@ class Runner:
         """The simulator's words: the original's (loaded and verified once per run) or None for the
         kit's own templates."""
         if self.plan.prompts == "paper" and self._prompt_set is None:
-            self._prompt_set = PaperPrompts(self.plan.env)
+            wording = environment.load_target(self.env.paper_prompts, f"{self.plan.env}'s paper-mode wording")
+            prompt_set: PromptSet = wording(self.plan.env)
+            self._prompt_set = prompt_set
         return self._prompt_set
 
     def wipe(self, folder: Path) -> None:
@@ -362,7 +363,7 @@ class Runner:
             for experiment, block in blocks.items():
                 if any(s.experiment == experiment for s in todo):
                     attempt = self.next_attempt_number(experiment)
-                    append_score_block(self.score_list_path(experiment), block, attempt, score_format(self.env))
+                    append_score_block(self.score_list_path(experiment), block, attempt, self.env.score_format)
             self.print_progress()
             if all(self.complete(s) and read_aligned(s.folder) for s in specs):
                 break

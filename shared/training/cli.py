@@ -44,9 +44,7 @@ def _relaunch_distributed(gpus: list[str]) -> int:
 
 
 def train(
-    data: Annotated[
-        str, typer.Option(help="a published set (multiwoz_train_dataset, ..._528_195, ..._4010101030) or a folder of dialogue folders")
-    ],
+    data: Annotated[str, typer.Option(help="a published set of the paper (README, Training) or a folder of dialogue folders")],
     model: Annotated[str, typer.Option(help="base model: `local` (the embedded SmolLM2-135M), a folder or a hub id")] = "local",
     out: Annotated[Path | None, typer.Option(help="output folder (default results/training/<model>-<data>)")] = None,
     reference: Annotated[bool, typer.Option(help="published sets: only the reference folders (offline with the data mirror)")] = False,

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from shared.training.published_sets import (
     NEEDED_FILES,
-    PUBLISHED_SETS,
-    SETS_ROOT,
     Echo,
     fetch_published,
     find_dialogue_folders,
     published_entries,
     published_manifest,
+    published_set_names,
     reference_folder_names,
     resolve_data,
+    sets_root,
 )
 from shared.training.selection import (
     BEHAVIOR_FLAGS,
@@ -58,8 +58,6 @@ __all__ = [
     "ExampleStats",
     "IGNORE_INDEX",
     "NEEDED_FILES",
-    "PUBLISHED_SETS",
-    "SETS_ROOT",
     "SegmentEncoder",
     "Selection",
     "TokenizedExample",
@@ -70,6 +68,8 @@ __all__ = [
     "find_dialogue_folders",
     "published_entries",
     "published_manifest",
+    "published_set_names",
+    "sets_root",
     "read_behavior",
     "read_messages",
     "read_passed",

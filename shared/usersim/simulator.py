@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from shared.apology import is_apology
 from shared.environment import UserProfile
+from shared.errors import ConfigError
 from shared.files import write_json_atomic, write_text_atomic
 from shared.usersim import emotional_acts, fragment_dumping, pbus, resources, tangential, unavailable_service
 from shared.usersim.config import Behaviors
@@ -61,9 +62,9 @@ class UserSimulator:
             Templates([prompt_dir, self.profile.prompt_dir and Path(self.profile.prompt_dir) / "user"])
         )
         self.service_context = dict(service_context or {})
-        self.fragment_pool = fragment_pool or resources.fragment_pool
+        self.fragment_pool = fragment_pool or self._environment_fragments
         self.goal_text = goal
-        self.persona = persona if persona is not None else resources.sample_persona(rng)
+        self.persona = persona if persona is not None else resources.sample_persona(rng, self.profile.user_data)
         self.state = SimulatorState(items=list(items), remaining=list(items))
         self.extra_goals: list[str] = []
         self.extras_join = ""  # what unavailable service appended to the goal text
@@ -78,6 +79,15 @@ class UserSimulator:
     @property
     def stop_token(self) -> str:
         return self.profile.stop_token
+
+    def _environment_fragments(self) -> tuple[str, ...]:
+        pool = resources.fragment_pool(self.profile.user_data)
+        if len(pool) < fragment_dumping.N_EXAMPLES:
+            raise ConfigError(
+                f"the incomplete-utterance behaviour needs at least {fragment_dumping.N_EXAMPLES} example utterances; "
+                f"this environment's user data has {len(pool)} (UserData.fragment_file)"
+            )
+        return pool
 
     @property
     def latest_agent_message(self) -> str:

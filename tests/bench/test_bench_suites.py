@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from multiwoz_env.bench import api_call_ratio, regrade_throughput
 from shared import bench_suites
 from shared.paths import data_path
 
@@ -16,8 +17,24 @@ def test_harness_and_subprocess_ratio(data_home: Path) -> None:
     for env in ("multiwoz", "tau"):
         assert report[env]["dialogues"] == 3 and report[env]["model_calls"] > 3 * 3
         assert report[env]["cpu_s"] > 0 and report[env]["peak_rss_mb"] > 50
-    call = report["multiwoz_api_call"]
+    call = api_call_ratio(calls=50, spawns=5)
     assert call["subprocess_ms"] > call["in_process_ms"] > 0 and call["ratio"] > 10
+
+
+def test_environments_add_their_suites_and_name_their_data() -> None:
+    added = bench_suites.environment_suites()
+    assert added == {
+        "multiwoz-api": ("multiwoz", "multiwoz_env.bench:api_call_ratio"),
+        "regrade": ("multiwoz", "multiwoz_env.bench:regrade_throughput"),
+        "tau-db": ("tau", "tau_env.db_bench:bench"),
+    }
+    assert bench_suites.suite_names() == ["harness", "latency", "http", "economy", "multiwoz-api", "regrade", "tau-db"]
+    assert [bench_suites.data_needed(s) for s in ("harness", "http", "tau-db", "regrade")] == [
+        ["multiwoz", "tau"],
+        [],
+        ["tau"],
+        ["multiwoz"],
+    ]
 
 
 def test_tau_reward_cost_and_exactness_at_toy_size(data_home: Path) -> None:
@@ -46,7 +63,7 @@ def test_latency_levels_are_bounded_by_the_ideal(data_home: Path) -> None:
 
 def test_regrade_throughput_on_replicated_reference_folders(data_home: Path, mirror: Path) -> None:
     shutil.copytree(mirror / "NCUser" / "multiwoz_env" / "train_datasets", data_path("multiwoz_env/train_datasets"), dirs_exist_ok=True)
-    report = bench_suites.bench_regrade(folders=120)
+    report = regrade_throughput(folders=120)
     assert report["folders"] == report["graded"] == report["same_as_recorded"] == 120 and report["folders_per_s"] > 0
 
 

@@ -494,7 +494,7 @@ def test_bad_input(case: Case, batch: Batch) -> None:
 
 
 def test_every_command_has_a_case() -> None:
-    """A new command gets bad-input cases too (version and prepare-local take no values to get wrong)."""
+    """A new command gets bad-input cases too (version, prepare-local and environments take no values to get wrong)."""
     out = subprocess.run([*NCUSIM, "--help"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
     commands = set(re.findall(r"^│ ([a-z][a-z-]+) ", out.stdout, re.MULTILINE))
     covered = {c.id.split("-")[0] for c in CASES} | {
@@ -505,7 +505,7 @@ def test_every_command_has_a_case() -> None:
         "serving-status",
     }
     assert len(commands) >= 16, out.stdout
-    assert commands - covered - {"version", "prepare-local"} == set()
+    assert commands - covered - {"version", "prepare-local", "environments"} == set()
     for command in ("fetch-results", "reproduce-paper", "serve-vllm", "stop-vllm", "serving-status"):
         assert any(c.id.startswith(command + "-") for c in CASES), command
 

@@ -193,7 +193,7 @@ FORBIDDEN_ATTRIBUTES = {
 SUBPROCESS_ALLOWED = {
     ("shared/serving/launch.py", "Popen"): "vLLM servers from an argv list (VLLM_SERVER_CMD is split with shlex, never run by a shell)",
     ("shared/training/cli.py", "call"): "relaunching `ncusim train` under `accelerate launch` for DDP",
-    ("shared/bench_suites.py", "run"): "the harness benchmark's fixed `python -c` program (the original's subprocess hop)",
+    ("multiwoz_env/bench.py", "run"): "the harness benchmark's fixed `python -c` program (the original's subprocess hop)",
 }
 
 

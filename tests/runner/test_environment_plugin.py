@@ -32,12 +32,15 @@ def installed_as_entry_point(site: Path) -> Path:
     return site
 
 
-def test_a_toy_environment_runs_through_every_command(data_home: Path, tmp_path: Path) -> None:
+def test_a_toy_environment_runs_through_every_command(tmp_path: Path) -> None:
+    # An empty kit home: the toy needs no MultiWOZ or Tau data (its user has no personas).
+    home = tmp_path / "home"
+    home.mkdir()
     results = tmp_path / "results"
     agent = scripts.write(tmp_path / "agent.json", ["BOOK 2", "Your 2 tickets are booked."] * 20)
     user = scripts.write(tmp_path / "user.json", ["I would like 2 museum tickets, please.", "Thank you, that is all. <END>"] * 20)
     helpers = scripts.helpers(tmp_path / "helpers.json")
-    env = {**os.environ, "NCUSIM_HOME": str(data_home), "NCUSIM_LLM_CACHE": "0",
+    env = {**os.environ, "NCUSIM_HOME": str(home), "NCUSIM_LLM_CACHE": "0",
            "PYTHONPATH": str(installed_as_entry_point(tmp_path / "site"))}  # fmt: skip
     args = ["--models", agent, "--user-model", user, "--judge-model", helpers, "--prompts", "ncusim", "--behaviors", "normal",
             "--n", "1", "--scenarios", "toy_2,toy_3", "--attempts", "1", "--concurrency", "1", "--results", str(results),
@@ -49,6 +52,7 @@ def test_a_toy_environment_runs_through_every_command(data_home: Path, tmp_path:
     grades = {p.parent.name: json.loads(p.read_text()) for p in experiment.glob("*/toy_grade.json")}
     assert grades == {"toy_2_0": {"booked": 2, "wanted": 2, "success": True}, "toy_3_0": {"booked": 2, "wanted": 3, "success": False}}
     assert "success_rate_values: [50.0]" in first.stdout and "pass^k: k=1 50.000" in first.stdout
+    assert {p.read_text() for p in experiment.glob("*/persona.txt")} == {'""'}  # no user data: no persona
 
     scored = ncusim("score", "--env", "toy", "--regrade", str(results / "toy"), env=env)  # found by entry point
     assert scored.returncode == 0 and "re-graded 2 dialogue folders" in scored.stdout, scored.stderr
@@ -61,6 +65,10 @@ def test_a_toy_environment_runs_through_every_command(data_home: Path, tmp_path:
     assert "Toy museum" in (tmp_path / "report" / "index.html").read_text()
     fetched = ncusim("data", "--env", "toy", env=env)
     assert fetched.returncode == 0 and "toy: brings its own data" in fetched.stdout
+    listed = ncusim("environments", env=env)
+    assert listed.returncode == 0 and "toy: Toy museum" in listed.stdout and "multiwoz: MultiWOZ (default)" in listed.stdout
+    unfixable = ncusim("score", "--env", "toy", "--grader-fix", "strict_taxi_time", str(results / "toy"), env=env)
+    assert unfixable.returncode == 2 and "the toy grader has no fix 'strict_taxi_time' (it offers: none)" in unfixable.stderr
 
 
 def test_a_plugin_that_cannot_be_imported_is_one_usage_line(tmp_path: Path) -> None:

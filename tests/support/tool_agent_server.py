@@ -5,8 +5,8 @@ since the user's last message it calls two tools in parallel, the first offered 
 and the same tool with arguments that are not JSON (the environment must answer that with its
 own error observation); after tool results it writes a message to the user. Any other request is
 the simulator's or the judge's, answered as the bench's in-process model answers them
-(`shared.bench_suites.rule_reply`): the user states a need and ends on its second turn with the
-environment's stop token; helpers and the judge get one JSON object that satisfies all of them.
+(`shared.bench_suites.user_reply`): the user states a need and ends on its second turn with the
+environment's stop token (the one its prompt names); helpers and the judge get one JSON object that satisfies all of them.
 """
 
 from __future__ import annotations
@@ -14,10 +14,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shared.bench_suites import rule_reply
+from shared.bench_suites import user_reply
 from shared.local_servers import JsonHandler, LocalServer, completion
 
 AGENT_TEXT = "I have checked that for you. Is there anything else I can do?"
+
+
+def stop_token_of(messages: list[dict[str, Any]]) -> str:
+    """The stop token the simulated user's prompt tells it to end with (Tau's or MultiWOZ's)."""
+    system = messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
+    return "###STOP###" if "###STOP###" in system else "<END>"
 
 
 def tool_call_reply(body: dict[str, Any], count: int) -> dict[str, Any]:
@@ -55,10 +61,11 @@ class ToolAgentServer:
                 with lock:
                     server.requests.append(body)
                     count = len(server.requests)
+                messages = body.get("messages", [])
                 if body.get("tools") and body.get("tool_choice") == "auto":
                     self.send_json(200, tool_call_reply(body, count))
                 else:
-                    self.send_json(200, completion(rule_reply(body.get("messages", []))))
+                    self.send_json(200, completion(user_reply(messages, stop_token_of(messages))))
 
         self.httpd = LocalServer(("127.0.0.1", 0), Handler)
         self.base_url = self.httpd.url

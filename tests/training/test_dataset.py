@@ -92,11 +92,11 @@ def test_resolve_data_errors(tmp_path: Path) -> None:
 def test_published_manifest_covers_the_full_sets_and_agrees_with_the_reference_files() -> None:
     manifest = ds.published_manifest()
     assert manifest["upstream"]["commit"] == data.UPSTREAM_COMMIT
-    for name in ds.PUBLISHED_SETS:
+    for name in ds.published_set_names():
         assert len(manifest["sets"][name]) == 1308
     reference = {e.path: e for e in data.load_manifest("multiwoz").reference}
     checked = 0
-    for name in ds.PUBLISHED_SETS:
+    for name in ds.published_set_names():
         folders, entries = ds.published_entries(name, reference=True)
         assert len(folders) == REFERENCE_COUNTS[name][0] and len(entries) == 4 * len(folders)
         for entry in entries:
