@@ -33,6 +33,7 @@ from shared.files import read_json, write_json_atomic
 from shared.llm.base import BaseChatModel, Completion, Message
 from shared.local_servers import ServerProcess
 from shared.paths import results_dir
+from shared.usersim.config import PAPER_BEHAVIORS
 
 # One JSON answer that satisfies every structured helper and the judge (extra keys are ignored).
 HELPER_REPLY = json.dumps(
@@ -273,7 +274,7 @@ def bench_http(requests: int = 1920, concurrency: int = 64, delay: float = 0.5) 
     return {"requests": requests, "concurrency": concurrency, "delay_s": delay, "clients": rows}
 
 
-BEHAVIOURS = ("normal", "unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
+BEHAVIORS = PAPER_BEHAVIORS
 
 
 def bench_economy(scenarios: int = 10) -> dict[str, Any]:
@@ -281,7 +282,7 @@ def bench_economy(scenarios: int = 10) -> dict[str, Any]:
     from shared.llm.cache import DiskCache
 
     rows = {}
-    for behaviour in BEHAVIOURS:
+    for behaviour in BEHAVIORS:
         work = results_dir() / "bench" / f"economy-{behaviour}"
         shutil.rmtree(work, ignore_errors=True)
         runner = _run(_plan(environment.DEFAULT, work, 1, [behaviour], limit=scenarios))

@@ -28,8 +28,9 @@ from shared.analysis.stats import Spread, spread_of
 from shared.files import write_text_atomic
 from shared.pass_hat_k import PassHatK
 from shared.scoring import DialogueScore, pass_hat_of, scenario_of, score_tree
+from shared.usersim.config import PAPER_BEHAVIORS
 
-BEHAVIOURS = ("normal", "unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
+BEHAVIORS = PAPER_BEHAVIORS
 SHORT = {
     "normal": "Collab",
     "unavailable_service": "Unavail",
@@ -171,9 +172,9 @@ def _models(stats: Sequence[ExperimentStats]) -> list[str]:
     return sorted({s.model for s in stats}, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
-def _behaviours(stats: Sequence[ExperimentStats]) -> list[str]:
+def _behaviors(stats: Sequence[ExperimentStats]) -> list[str]:
     present = {s.behaviour for s in stats}
-    return [b for b in BEHAVIOURS if b in present] + sorted(present - set(BEHAVIOURS))
+    return [b for b in BEHAVIORS if b in present] + sorted(present - set(BEHAVIORS))
 
 
 def sr_table(c: Collected, simulator: str = "ours") -> Table:
@@ -181,7 +182,7 @@ def sr_table(c: Collected, simulator: str = "ours") -> Table:
     by = {(s.model, s.behaviour): s for s in stats}
     rows = []
     for model in _models(stats):
-        for behaviour in _behaviours(stats):
+        for behaviour in _behaviors(stats):
             s = by.get((model, behaviour))
             if s is None:
                 continue
@@ -303,7 +304,7 @@ def plot_all(collected: Sequence[Collected], out_dir: Path) -> list[Path]:
         ours = [s for s in c.experiments if s.simulator == "ours"]
         if not ours:
             continue
-        models, behaviours = _models(ours), _behaviours(ours)
+        models, behaviours = _models(ours), _behaviors(ours)
         bars = {(s.model, SHORT.get(s.behaviour, s.behaviour)): (s.success.mean, s.success.ci_low, s.success.ci_high) for s in ours}
         series = [SHORT.get(b, b) for b in behaviours]
         title = f"{c.env}: SR by behaviour (95% CI)"

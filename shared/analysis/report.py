@@ -23,7 +23,7 @@ from shared.errors import ConfigError
 from shared.files import write_text_atomic
 from shared.scoring import ScoreBlock
 
-NORMAL_BEHAVIOURS = ("normal", "collaborative")
+NORMAL_BEHAVIORS = ("normal", "collaborative")
 # A transcript takes about 25 KB of the page: past a few thousand, browsers struggle. Every
 # dialogue keeps its table row; `pick_transcripts` spreads the embedded ones over the experiments.
 MAX_TRANSCRIPTS = 2000
@@ -82,7 +82,7 @@ def experiment_rows(data: ReportData) -> list[ExperimentRow]:
                 rows.append(_row(sub, inside, name, members[0]))
     normal: dict[tuple[str, ...], float] = {}
     for row in rows:
-        if row.behaviour in NORMAL_BEHAVIOURS and not math.isnan(row.success.mean):
+        if row.behaviour in NORMAL_BEHAVIORS and not math.isnan(row.success.mean):
             normal[(row.env, row.source, row.kind, row.model, row.group or "")] = row.success.mean
     for row in rows:
         base = normal.get((row.env, row.source, row.kind, row.model, row.group or ""))
@@ -90,7 +90,7 @@ def experiment_rows(data: ReportData) -> list[ExperimentRow]:
             base = normal.get((row.env, row.source, "ours", row.model, row.group or ""))
         if base and not math.isnan(row.success.mean):
             row.relative_sr = row.success.mean / base * 100.0
-    rows.sort(key=lambda r: (r.env, r.source, r.kind, r.model, r.behaviour not in NORMAL_BEHAVIOURS, r.behaviour, r.group or ""))
+    rows.sort(key=lambda r: (r.env, r.source, r.kind, r.model, r.behaviour not in NORMAL_BEHAVIORS, r.behaviour, r.group or ""))
     return rows
 
 
@@ -112,7 +112,7 @@ def make_plots(rows: Sequence[ExperimentRow]) -> list[tuple[str, str]]:
             several_kinds = len({r.kind for r in scope}) > 1
             label = {id(r): f"{r.kind}/{r.model}" if several_kinds else r.model for r in scope}
             models = sorted(dict.fromkeys(label[id(r)] for r in scope))
-            behaviours = sorted({r.behaviour for r in scope}, key=lambda b: (b not in NORMAL_BEHAVIOURS, b))
+            behaviours = sorted({r.behaviour for r in scope}, key=lambda b: (b not in NORMAL_BEHAVIORS, b))
             where = f"{env}" + (f" ({source})" if source and source != env else "")
             bars = {(label[id(r)], r.behaviour): (r.success.mean, r.success.ci_low, r.success.ci_high) for r in scope}
             path = plots.grouped_bars(
@@ -124,7 +124,7 @@ def make_plots(rows: Sequence[ExperimentRow]) -> list[tuple[str, str]]:
             )
             out.append((f"Success rate by behaviour per model, {where}", _data_uri(path)))
             relative = {(label[id(r)], r.behaviour): r.relative_sr for r in scope if r.relative_sr is not None}
-            columns = [b for b in behaviours if b not in NORMAL_BEHAVIOURS and any((m, b) in relative for m in models)]
+            columns = [b for b in behaviours if b not in NORMAL_BEHAVIORS and any((m, b) in relative for m in models)]
             if columns:
                 path = plots.heatmap(Path(tmp) / f"rel-{index}.png", models, columns, relative, title=f"Relative SR (% of normal), {where}")
                 out.append((f"Relative success rate (behaviour SR / normal SR × 100), {where}", _data_uri(path)))

@@ -11,6 +11,7 @@ from shared.errors import ConfigError, yaml_problem
 
 # Flag names in the original YAML key order (the folder name joins active ones in this order).
 FLAGS = ("unavailable_service", "tangential", "emotional_acts", "fragment_dumping")
+PAPER_BEHAVIORS = ("normal", *FLAGS)  # the paper's five conditions, in its order
 ALIASES = {
     "normal": None,
     "collaborative": None,

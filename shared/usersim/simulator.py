@@ -151,13 +151,13 @@ class UserSimulator:
         turn.content = await self.base_utterance()
         if ncuser:
             await self.handle_ending(turn)
-        if flags.emotional_acts and ncuser and not turn.skip_behaviours:
+        if flags.emotional_acts and ncuser and not turn.skip_behaviors:
             await emotional_acts.stage(self, turn)
-        if not turn.current_angry and flags.tangential and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
+        if not turn.current_angry and flags.tangential and ncuser and not turn.skip_behaviors and self.stop_token not in turn.content:
             await tangential.stage(self, turn)
-        if flags.fragment_dumping and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
+        if flags.fragment_dumping and ncuser and not turn.skip_behaviors and self.stop_token not in turn.content:
             await fragment_dumping.stage(self, turn)
-        if flags.plugins and ncuser and not turn.skip_behaviours and self.stop_token not in turn.content:
+        if flags.plugins and ncuser and not turn.skip_behaviors and self.stop_token not in turn.content:
             context = StageContext(turn, self.goal_text, tuple(self.state.remaining), self.rng, self.stop_token, self.ask_plugin)
             await run_stages(flags.plugins, context)
         if state.cynical_mode and self.stop_token not in turn.content and not turn.suppress_cynical:
@@ -194,7 +194,7 @@ class UserSimulator:
             turn.note("rest_provider", items=list(state.remaining))
             state.used += state.remaining
             state.remaining = []
-            turn.skip_behaviours = True
+            turn.skip_behaviors = True
         elif turn.content.strip() != stop:
             prompt = self.prompts.ending_check(turn.dial_hist, turn.content.replace(stop, ""))
             if not (await self.structured("ending_check", prompt, Verdict)).result:

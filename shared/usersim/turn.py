@@ -12,7 +12,7 @@ class Turn:
 
     dial_hist: str
     content: str = ""
-    skip_behaviours: bool = False  # a rest-provider turn: impatience, tangential, fragments are skipped
+    skip_behaviors: bool = False  # a rest-provider turn: impatience, tangential, fragments are skipped
     current_angry: bool = False
     suppress_cynical: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)  # what the behaviours did, for the transcript viewer
