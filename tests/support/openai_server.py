@@ -33,9 +33,6 @@ class ScriptedOpenAIServer:
         server = self
 
         class Handler(JsonHandler):
-            def do_GET(self) -> None:
-                self.send_json(200, b'{"status":"ok"}')
-
             def do_POST(self) -> None:
                 body = self.read_json()
                 with server._lock:

@@ -53,9 +53,6 @@ class ToolAgentServer:
         server = self
 
         class Handler(JsonHandler):
-            def do_GET(self) -> None:
-                self.send_json(200, b'{"status":"ok"}')
-
             def do_POST(self) -> None:
                 body = self.read_json()
                 with lock:
