@@ -52,7 +52,7 @@ class ToyEnvironment(EnvironmentBase):
 
     name = "toy"
     default_attempts = 1
-    scripted_agent_reply = "BOOK 2"
+    scripted_agent_reply = "Your tickets are ready at the desk."
     grade_file = GRADE_FILE
 
     @property
