@@ -18,7 +18,6 @@ in process against the original's subprocess per call) and `regrade`, Tau's `tau
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import math
 import os
@@ -274,15 +273,12 @@ def bench_http(requests: int = 1920, concurrency: int = 64, delay: float = 0.5) 
     return {"requests": requests, "concurrency": concurrency, "delay_s": delay, "clients": rows}
 
 
-BEHAVIORS = PAPER_BEHAVIORS
-
-
 def bench_economy(scenarios: int = 10) -> dict[str, Any]:
     from shared import environment
     from shared.llm.cache import DiskCache
 
     rows = {}
-    for behaviour in BEHAVIORS:
+    for behaviour in PAPER_BEHAVIORS:
         work = results_dir() / "bench" / f"economy-{behaviour}"
         shutil.rmtree(work, ignore_errors=True)
         runner = _run(_plan(environment.DEFAULT, work, 1, [behaviour], limit=scenarios))
@@ -346,16 +342,13 @@ def data_needed(suite: str) -> list[str]:
     return [added[0]] if added else []
 
 
-def _environment_suite(target: str) -> Callable[[], dict[str, Any]]:
-    module_name, _, attr = target.partition(":")
-    function: Callable[[], dict[str, Any]] = getattr(importlib.import_module(module_name), attr)
-    return function
-
-
 def run_suites(
     names: Sequence[str], echo: Callable[[str], None] = print, overrides: dict[str, Callable[[], dict[str, Any]]] | None = None
 ) -> dict[str, Any]:
-    suites = {**SUITES, **{name: _environment_suite(target) for name, (_env, target) in environment_suites().items()}, **(overrides or {})}
+    from shared import environment
+
+    added = {name: environment.load_target(target, f"bench suite {name!r}") for name, (_env, target) in environment_suites().items()}
+    suites: dict[str, Callable[[], dict[str, Any]]] = {**SUITES, **added, **(overrides or {})}
     reports = {}
     for name in names:
         started = time.monotonic()

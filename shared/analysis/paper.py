@@ -30,7 +30,6 @@ from shared.pass_hat_k import PassHatK
 from shared.scoring import DialogueScore, pass_hat_of, scenario_of, score_tree
 from shared.usersim.config import PAPER_BEHAVIORS
 
-BEHAVIORS = PAPER_BEHAVIORS
 SHORT = {
     "normal": "Collab",
     "unavailable_service": "Unavail",
@@ -174,7 +173,7 @@ def _models(stats: Sequence[ExperimentStats]) -> list[str]:
 
 def _behaviors(stats: Sequence[ExperimentStats]) -> list[str]:
     present = {s.behaviour for s in stats}
-    return [b for b in BEHAVIORS if b in present] + sorted(present - set(BEHAVIORS))
+    return [b for b in PAPER_BEHAVIORS if b in present] + sorted(present - set(PAPER_BEHAVIORS))
 
 
 def sr_table(c: Collected, simulator: str = "ours") -> Table:

@@ -10,6 +10,7 @@ import pytest
 from multiwoz_env.bench import api_call_ratio, regrade_throughput
 from shared import bench_suites
 from shared.paths import data_path
+from shared.usersim.config import PAPER_BEHAVIORS
 
 
 def test_harness_and_subprocess_ratio(data_home: Path) -> None:
@@ -70,7 +71,7 @@ def test_regrade_throughput_on_replicated_reference_folders(data_home: Path, mir
 def test_economy_per_behaviour_and_cache_on_resume(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCUSIM_LLM_CACHE", "1")
     report = bench_suites.bench_economy(scenarios=2)
-    assert set(report["per_behaviour"]) == set(bench_suites.BEHAVIORS)
+    assert set(report["per_behaviour"]) == set(PAPER_BEHAVIORS)
     assert all(row["failed_dialogues"] == 0 and row["user"]["calls_per_user_turn"] > 0 for row in report["per_behaviour"].values())
     tangential, normal = report["per_behaviour"]["tangential"], report["per_behaviour"]["normal"]
     assert tangential["helper"]["calls_per_user_turn"] > normal["helper"]["calls_per_user_turn"]
